@@ -1,0 +1,656 @@
+"""The ledger: the durable record that makes every task of the pipeline safe to retry.
+
+One SQL database reached through common-sql's ``DbApiHook`` (connection ``partnership_ads_db``; when that
+connection does not exist, a SQLite file ``$AIRFLOW_HOME/partnership_ads.db``). It holds the content seen, one
+ad code per media and the issuance claim on it, what each brand's run decided per item, what each sink has
+received (the outbox) and per-run figures. The schema lives in versioned SQL files under
+``include/sql/ledger/`` and is applied automatically and idempotently (table ``schema_migrations``).
+
+Exactly one code per media: before a POST the issuing task claims the media with
+``INSERT ... ON CONFLICT (content_id) DO NOTHING`` (only the claimant posts). A claim has an owner and a lease
+(``claim_expires_at``) that the claimant's heartbeat renews while it runs; a claim whose lease ran out
+(its task crashed or was killed) may be taken over by a conditional UPDATE, and the new owner looks the
+media up in discovery before it ever posts again. A live claim is never stolen.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.sql.hooks.sql import DbApiHook
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEDGER_CONN_ID = "partnership_ads_db"
+SQL_DIR_ENV = "PARTNERSHIP_ADS_LEDGER_SQL_DIR"
+_DEFAULT_SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql" / "ledger"
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    """The current time in UTC (the ledger's default clock)."""
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """Format a time the way the ledger stores it: ISO 8601 in UTC with microseconds, so text order is "
+    "time."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class CodeState(StrEnum):
+    """State of a media's row in ``pa_ad_codes``."""
+
+    ISSUING = "issuing"
+    ISSUED = "issued"
+    HARVESTED = "harvested"
+    FAILED = "failed"
+    REVOKED = "revoked"
+
+
+HAS_CODE_STATES = (CodeState.ISSUED, CodeState.HARVESTED)
+
+
+class ClaimKind(StrEnum):
+    """What :meth:`Ledger.claim` obtained."""
+
+    FRESH = "fresh"  # nobody ever claimed this media: the owner may POST at once
+    RECOVERED = "recovered"  # a dead or failed claim was taken over: look the media up before any POST
+    HELD = "held"  # another attempt holds a live claim: do nothing now
+    HAS_CODE = "has_code"  # the ledger already holds a code for this media
+    REVOKED = "revoked"  # the code was revoked on purpose: not re-issued automatically
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Outcome of a claim attempt; ``ad_code`` is set for ``HAS_CODE``, ``holder`` for ``HELD``."""
+
+    kind: ClaimKind
+    content_id: str
+    ad_code: str | None = None
+    holder: str | None = None
+
+
+@dataclass(frozen=True)
+class CodeRow:
+    """A media's row in ``pa_ad_codes``."""
+
+    content_id: str
+    ad_code: str | None
+    state: str
+    business_id: str | None
+    owner_ig_user_id: str | None
+    claimed_by: str | None
+    claim_expires_at: str | None
+    attempts: int
+    issued_at: str | None
+    revoked_at: str | None
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """One ad code as a sink receives it. ``state`` is ``active`` or ``revoked``."""
+
+    business_id: str
+    content_id: str
+    ig_user_id: str | None
+    permalink: str | None
+    ad_code: str
+    issued_at: str | None
+    state: str
+    revoked_at: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The record as a plain dict (column order as in the SQL sink)."""
+        return {
+            "business_id": self.business_id,
+            "content_id": self.content_id,
+            "ig_user_id": self.ig_user_id,
+            "permalink": self.permalink,
+            "ad_code": self.ad_code,
+            "issued_at": self.issued_at,
+            "state": self.state,
+            "revoked_at": self.revoked_at,
+        }
+
+
+CONTENT_COLUMNS = (
+    "content_id",
+    "platform",
+    "media_type",
+    "post_type",
+    "permalink",
+    "creation_time",
+    "author_ig_user_id",
+    "author_fb_page_id",
+    "author_display_name",
+    "ad_eligibility",
+    "partner_ad_code",
+)
+
+
+class SqliteFileHook(DbApiHook):
+    """A ``DbApiHook`` on a SQLite file path, for the ledger's default when ``partnership_ads_db`` is "
+    "absent."""
+
+    conn_name_attr = "sqlite_file_conn_id"
+    default_conn_name = "partnership_ads_sqlite_file"
+    conn_type = "sqlite"
+    hook_name = "SQLite file"
+    _placeholder = "?"
+
+    def __init__(self, path: str | os.PathLike[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.path = Path(path)
+
+    def get_conn(self) -> sqlite3.Connection:
+        """Open the file (creating its folder); waits up to 30 s for another writer's lock."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return sqlite3.connect(str(self.path), timeout=30)
+
+    def get_uri(self) -> str:
+        """SQLAlchemy URI of the file."""
+        return f"sqlite:///{self.path}"
+
+    @property
+    def connection(self) -> Connection:  # type: ignore[override]
+        raise NotImplementedError("SqliteFileHook has no Airflow connection")
+
+    @property
+    def connection_extra(self) -> dict:  # type: ignore[override]
+        return {}
+
+
+def default_ledger_path() -> Path:
+    """``$AIRFLOW_HOME/partnership_ads.db`` (``~/airflow`` when AIRFLOW_HOME is unset)."""
+    home = os.environ.get("AIRFLOW_HOME") or str(Path.home() / "airflow")
+    return Path(home) / "partnership_ads.db"
+
+
+def connection_exists(conn_id: str) -> bool:
+    """Whether Airflow can resolve connection ``conn_id`` (metadata DB, secrets backend or environment)."""
+    from airflow.sdk import BaseHook
+
+    try:
+        BaseHook.get_connection(conn_id)
+    except Exception as exc:
+        # AirflowNotFoundException in a task and in the CLI; other lookup errors mean "not usable" too.
+        log.debug("Connection %s not found (%s)", conn_id, type(exc).__name__)
+        return False
+    return True
+
+
+def sql_hook_for(conn_id: str = DEFAULT_LEDGER_CONN_ID) -> DbApiHook:
+    """The SQL hook of connection ``conn_id``; the default SQLite ledger file when the connection is "
+    "absent."""
+    if connection_exists(conn_id):
+        from airflow.sdk import BaseHook
+
+        hook = BaseHook.get_connection(conn_id).get_hook()
+        if not isinstance(hook, DbApiHook):
+            raise TypeError(
+                f"Connection {conn_id!r} is not a SQL connection (its hook is {type(hook).__name__}); "
+                "use a sqlite or postgres connection"
+            )
+        return hook
+    path = default_ledger_path()
+    log.info("Connection %s not found: using the SQLite file %s", conn_id, path)
+    return SqliteFileHook(path)
+
+
+class Ledger:
+    """The pipeline's durable record, on any common-sql ``DbApiHook`` (SQLite and PostgreSQL are tested).
+
+    Every method opens its own short transaction, so a Ledger may be shared between threads; writes from one
+    process are serialised by a lock (SQLite allows one writer at a time anyway).
+
+    :param hook: the SQL hook to use.
+    :param clock: returns the current time (tests pass a fake clock).
+    :param sql_dir: folder of the versioned migrations (default ``include/sql/ledger``).
+    """
+
+    def __init__(self, hook: DbApiHook, *, clock: Clock = utcnow, sql_dir: Path | None = None) -> None:
+        self.hook = hook
+        self.clock = clock
+        self.sql_dir = sql_dir or Path(os.environ.get(SQL_DIR_ENV) or _DEFAULT_SQL_DIR)
+        self._write_lock = threading.Lock()
+        self._paramstyle_qmark = getattr(hook, "placeholder", "%s") == "?"
+        self._is_sqlite = isinstance(hook, SqliteFileHook) or getattr(hook, "conn_type", "") == "sqlite"
+
+    # --- construction -------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_conn_id(cls, conn_id: str = DEFAULT_LEDGER_CONN_ID, *, clock: Clock = utcnow) -> Ledger:
+        """The ledger on connection ``conn_id``; a SQLite file under AIRFLOW_HOME when it does not exist."""
+        return cls(sql_hook_for(conn_id), clock=clock)
+
+    @classmethod
+    def from_sqlite_path(cls, path: str | os.PathLike[str], *, clock: Clock = utcnow) -> Ledger:
+        """The ledger in a SQLite file."""
+        return cls(SqliteFileHook(path), clock=clock)
+
+    # --- plumbing -------------------------------------------------------------------------------------------
+
+    def _sql(self, statement: str) -> str:
+        # Queries are written with qmark placeholders; psycopg2 and most drivers take %s.
+        return statement if self._paramstyle_qmark else statement.replace("?", "%s")
+
+    @contextmanager
+    def _transaction(self, *, write: bool = True) -> Iterator[Any]:
+        lock = self._write_lock if write else None
+        if lock:
+            lock.acquire()
+        try:
+            with closing(self.hook.get_conn()) as conn:
+                if self._is_sqlite:
+                    conn.execute("PRAGMA busy_timeout = 30000")
+                cur = conn.cursor()
+                try:
+                    yield cur
+                    conn.commit()
+                except BaseException:
+                    conn.rollback()
+                    raise
+                finally:
+                    cur.close()
+        finally:
+            if lock:
+                lock.release()
+
+    def _execute(self, statement: str, params: Sequence[Any] = ()) -> int:
+        with self._transaction() as cur:
+            cur.execute(self._sql(statement), tuple(params))
+            return cur.rowcount
+
+    def _query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._transaction(write=False) as cur:
+            cur.execute(self._sql(statement), tuple(params))
+            return [tuple(row) for row in cur.fetchall()]
+
+    def _now(self) -> str:
+        return iso(self.clock())
+
+    # --- schema ------------------------------------------------------------------------------------------
+
+    def migrations(self) -> list[tuple[str, Path]]:
+        """The versioned migration files, in order: ``(version, path)`` with version ``0001``, ``0002``..."""
+        files = sorted(self.sql_dir.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+        if not files:
+            raise FileNotFoundError(f"No ledger migrations found in {self.sql_dir}")
+        return [(path.name.split("_", 1)[0], path) for path in files]
+
+    def migrate(self) -> list[str]:
+        """Apply every migration not yet recorded in ``schema_migrations``; returns the versions applied.
+
+        Idempotent and safe to run from several processes at once: each statement is itself idempotent
+        (``IF NOT EXISTS``) and the version row is inserted with ``ON CONFLICT DO NOTHING``.
+        """
+        self._execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, name TEXT NOT NULL, "
+            "applied_at TEXT NOT NULL)"
+        )
+        done = {row[0] for row in self._query("SELECT version FROM schema_migrations")}
+        applied: list[str] = []
+        for version, path in self.migrations():
+            if version in done:
+                continue
+            statements = [s.strip() for s in _split_statements(path.read_text())]
+            with self._transaction() as cur:
+                for statement in statements:
+                    cur.execute(statement)
+                cur.execute(
+                    self._sql(
+                        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?) "
+                        "ON CONFLICT (version) DO NOTHING"
+                    ),
+                    (version, path.name, self._now()),
+                )
+            log.info("Ledger migration %s applied", path.name)
+            applied.append(version)
+        return applied
+
+    def applied_versions(self) -> list[str]:
+        """Versions recorded in ``schema_migrations``."""
+        return [row[0] for row in self._query("SELECT version FROM schema_migrations ORDER BY version")]
+
+    # --- content
+    # ---------------------------------------------------------------------------------------------
+
+    def upsert_content(self, business_id: str, rows: Iterable[dict[str, Any]], *, run_id: str | None) -> int:
+        """Record items discovery returned for a brand (columns of :data:`CONTENT_COLUMNS`); returns the "
+        "count."""
+        now = self._now()
+        columns = ", ".join(CONTENT_COLUMNS)
+        marks = ", ".join("?" for _ in CONTENT_COLUMNS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in CONTENT_COLUMNS if c != "content_id")
+        statement = self._sql(
+            f"INSERT INTO pa_content (business_id, {columns}, first_seen_at, last_seen_at, last_run_id) "  # noqa: S608 - fixed column names
+            f"VALUES (?, {marks}, ?, ?, ?) ON CONFLICT (business_id, content_id) DO UPDATE SET {updates}, "
+            "last_seen_at = excluded.last_seen_at, last_run_id = excluded.last_run_id"
+        )
+        values = [(business_id, *(row.get(c) for c in CONTENT_COLUMNS), now, now, run_id) for row in rows]
+        if not values:
+            return 0
+        with self._transaction() as cur:
+            cur.executemany(statement, values)
+        return len(values)
+
+    def content(self, business_id: str, content_id: str) -> dict[str, Any] | None:
+        """The brand's recorded row for one item, or None."""
+        rows = self._query(
+            f"SELECT {', '.join(CONTENT_COLUMNS)} FROM pa_content WHERE business_id = ? AND content_id = ?",  # noqa: S608
+            (business_id, content_id),
+        )
+        return dict(zip(CONTENT_COLUMNS, rows[0], strict=True)) if rows else None
+
+    # --- codes and claims ---------------------------------------------------------------------------------
+
+    def code(self, content_id: str) -> CodeRow | None:
+        """The media's row in ``pa_ad_codes``, or None."""
+        rows = self._query(
+            "SELECT content_id, ad_code, state, business_id, owner_ig_user_id, claimed_by, claim_expires_at, "
+            "attempts, issued_at, revoked_at FROM pa_ad_codes WHERE content_id = ?",
+            (content_id,),
+        )
+        return CodeRow(*rows[0]) if rows else None
+
+    def codes(self, *, states: Sequence[str] | None = None) -> list[CodeRow]:
+        """Every row of ``pa_ad_codes`` (optionally only some states), ordered by content_id."""
+        statement = (
+            "SELECT content_id, ad_code, state, business_id, owner_ig_user_id, claimed_by, claim_expires_at, "
+            "attempts, issued_at, revoked_at FROM pa_ad_codes"
+        )
+        params: tuple[Any, ...] = ()
+        if states:
+            statement += f" WHERE state IN ({', '.join('?' for _ in states)})"
+            params = tuple(states)
+        return [CodeRow(*row) for row in self._query(statement + " ORDER BY content_id", params)]
+
+    def claim(
+        self,
+        content_id: str,
+        *,
+        owner: str,
+        lease_seconds: float,
+        business_id: str | None = None,
+        owner_ig_user_id: str | None = None,
+    ) -> Claim:
+        """Claim a media for issuance (atomically; see the module docstring).
+
+        :returns: FRESH when this owner inserted the claim (POST allowed), RECOVERED when it took over an
+            expired or failed claim (look the media up before posting), HELD when another owner's lease is
+            live, HAS_CODE when a code is already recorded, REVOKED when the code was revoked on purpose.
+        """
+        now = self.clock()
+        expires = iso(now + timedelta(seconds=lease_seconds))
+        inserted = self._execute(
+            "INSERT INTO pa_ad_codes (content_id, state, business_id, owner_ig_user_id, claimed_by, "
+            "claim_expires_at, attempts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?) "
+            "ON CONFLICT (content_id) DO NOTHING",
+            (
+                content_id,
+                CodeState.ISSUING,
+                business_id,
+                owner_ig_user_id,
+                owner,
+                expires,
+                iso(now),
+                iso(now),
+            ),
+        )
+        if inserted == 1:
+            return Claim(ClaimKind.FRESH, content_id)
+        row = self.code(content_id)
+        if row is None:  # deleted between the two statements: nothing else deletes rows, so treat as held
+            return Claim(ClaimKind.HELD, content_id, holder="unknown")
+        if row.state in HAS_CODE_STATES and row.ad_code:
+            return Claim(ClaimKind.HAS_CODE, content_id, ad_code=row.ad_code)
+        if row.state == CodeState.REVOKED:
+            return Claim(ClaimKind.REVOKED, content_id)
+        lease_live = row.claim_expires_at is not None and row.claim_expires_at > iso(now)
+        if row.state == CodeState.ISSUING and lease_live:
+            return Claim(ClaimKind.HELD, content_id, holder=row.claimed_by)
+        # Take over only the exact claim we read: a concurrent taker changes claimed_by or the lease first.
+        taken = self._execute(
+            "UPDATE pa_ad_codes SET state = ?, claimed_by = ?, claim_expires_at = ?, attempts = attempts + "
+            "1, "
+            "owner_ig_user_id = COALESCE(?, owner_ig_user_id), updated_at = ? "
+            "WHERE content_id = ? AND state = ? AND COALESCE(claimed_by, '') = ? "
+            "AND COALESCE(claim_expires_at, '') = ?",
+            (
+                CodeState.ISSUING,
+                owner,
+                expires,
+                owner_ig_user_id,
+                iso(now),
+                content_id,
+                row.state,
+                row.claimed_by or "",
+                row.claim_expires_at or "",
+            ),
+        )
+        if taken == 1:
+            return Claim(ClaimKind.RECOVERED, content_id)
+        return Claim(ClaimKind.HELD, content_id, holder="a concurrent attempt")
+
+    def heartbeat(self, owner: str, *, lease_seconds: float) -> int:
+        """Extend the lease of every claim ``owner`` still holds; returns how many were extended."""
+        return self._execute(
+            "UPDATE pa_ad_codes SET claim_expires_at = ? WHERE claimed_by = ? AND state = ?",
+            (iso(self.clock() + timedelta(seconds=lease_seconds)), owner, CodeState.ISSUING),
+        )
+
+    def record_code(
+        self, content_id: str, ad_code: str, *, owner: str | None, state: CodeState = CodeState.ISSUED
+    ) -> None:
+        """Write a code the moment it is obtained (issued, or adopted from discovery), ending the claim."""
+        now = self._now()
+        self._execute(
+            "INSERT INTO pa_ad_codes (content_id, ad_code, state, claimed_by, attempts, issued_at, "
+            "created_at, "
+            "updated_at) VALUES (?, ?, ?, NULL, 0, ?, ?, ?) ON CONFLICT (content_id) DO UPDATE SET "
+            "ad_code = excluded.ad_code, state = excluded.state, claimed_by = NULL, claim_expires_at = NULL, "
+            "last_error = NULL, revoked_at = NULL, issued_at = excluded.issued_at, updated_at = "
+            "excluded.updated_at",
+            (content_id, ad_code, state, now, now, now),
+        )
+        log.debug("Ledger: %s %s by %s", state, content_id, owner)
+
+    def harvest(
+        self, content_id: str, ad_code: str, *, business_id: str, owner_ig_user_id: str | None
+    ) -> bool:
+        """Record a code discovery already shows; returns True when the ledger did not hold this code yet.
+
+        A different code replaces the recorded one (Meta shows one valid code per media: the newer wins).
+        """
+        row = self.code(content_id)
+        if row is not None and row.ad_code == ad_code and row.state in HAS_CODE_STATES:
+            return False
+        now = self._now()
+        self._execute(
+            "INSERT INTO pa_ad_codes (content_id, ad_code, state, business_id, owner_ig_user_id, attempts, "
+            "issued_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT (content_id) "
+            "DO UPDATE SET ad_code = excluded.ad_code, state = excluded.state, claimed_by = NULL, "
+            "claim_expires_at = NULL, last_error = NULL, revoked_at = NULL, updated_at = "
+            "excluded.updated_at, "
+            "issued_at = COALESCE(pa_ad_codes.issued_at, excluded.issued_at)",
+            (content_id, ad_code, CodeState.HARVESTED, business_id, owner_ig_user_id, now, now, now),
+        )
+        return True
+
+    def record_failure(self, content_id: str, *, owner: str, error: str) -> None:
+        """End ``owner``'s claim as failed (a later attempt recovers it: lookup first, then POST)."""
+        self._execute(
+            "UPDATE pa_ad_codes SET state = ?, claimed_by = NULL, claim_expires_at = NULL, last_error = ?, "
+            "updated_at = ? WHERE content_id = ? AND claimed_by = ? AND state = ?",
+            (CodeState.FAILED, error[:500], self._now(), content_id, owner, CodeState.ISSUING),
+        )
+
+    def release_claim(self, content_id: str, *, owner: str) -> None:
+        """Give a claim back untouched (nothing was posted): the row is removed if it never held a code."""
+        self._execute(
+            "DELETE FROM pa_ad_codes WHERE content_id = ? AND claimed_by = ? AND state = ? AND ad_code IS "
+            "NULL "
+            "AND attempts <= 1",
+            (content_id, owner, CodeState.ISSUING),
+        )
+        self._execute(
+            "UPDATE pa_ad_codes SET state = ?, claimed_by = NULL, claim_expires_at = NULL, updated_at = ? "
+            "WHERE content_id = ? AND claimed_by = ? AND state = ?",
+            (CodeState.FAILED, self._now(), content_id, owner, CodeState.ISSUING),
+        )
+
+    def mark_revoked(self, content_id: str) -> bool:
+        """Mark a media's code revoked; returns False when the ledger holds no code for it."""
+        now = self._now()
+        return (
+            self._execute(
+                "UPDATE pa_ad_codes SET state = ?, revoked_at = ?, claimed_by = NULL, claim_expires_at = "
+                "NULL, "
+                "updated_at = ? WHERE content_id = ? AND ad_code IS NOT NULL",
+                (CodeState.REVOKED, now, now, content_id),
+            )
+            == 1
+        )
+
+    # --- per-brand decisions
+    # ---------------------------------------------------------------------------------
+
+    def record_brand_item(
+        self, business_id: str, content_id: str, status: str, *, run_id: str | None, detail: str | None = None
+    ) -> None:
+        """Record what this brand's run decided for an item (issued, awaiting_creator_authorisation, ...)."""
+        self._execute(
+            "INSERT INTO pa_brand_items (business_id, content_id, status, detail, run_id, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (business_id, content_id) DO UPDATE SET "
+            "status = excluded.status, detail = excluded.detail, run_id = excluded.run_id, "
+            "updated_at = excluded.updated_at",
+            (business_id, content_id, status, detail, run_id, self._now()),
+        )
+
+    def brand_items(
+        self, business_id: str, *, status: str | None = None
+    ) -> list[tuple[str, str, str | None]]:
+        """``(content_id, status, detail)`` of a brand's items, optionally of one status."""
+        statement = "SELECT content_id, status, detail FROM pa_brand_items WHERE business_id = ?"
+        params: list[Any] = [business_id]
+        if status:
+            statement += " AND status = ?"
+            params.append(status)
+        return [(r[0], r[1], r[2]) for r in self._query(statement + " ORDER BY content_id", params)]
+
+    # --- outbox -------------------------------------------------------------------------------------------
+
+    def pending_deliveries(self, business_id: str, sink: str) -> list[DeliveryRecord]:
+        """Codes of this brand that ``sink`` has not received in their current form (code and state).
+
+        Revocations are pending only for sinks that received the code before.
+        """
+        rows = self._query(
+            "SELECT b.business_id, b.content_id, c.author_ig_user_id, c.permalink, a.ad_code, a.issued_at, "
+            "CASE WHEN a.state = 'revoked' THEN 'revoked' ELSE 'active' END, a.revoked_at "
+            "FROM pa_brand_items b "
+            "JOIN pa_ad_codes a ON a.content_id = b.content_id "
+            "LEFT JOIN pa_content c ON c.business_id = b.business_id AND c.content_id = b.content_id "
+            "LEFT JOIN pa_deliveries d ON d.business_id = b.business_id AND d.content_id = b.content_id "
+            "AND d.sink = ? "
+            "WHERE b.business_id = ? AND a.ad_code IS NOT NULL AND a.state IN ('issued', 'harvested', "
+            "'revoked') "
+            "AND ((d.content_id IS NULL AND a.state <> 'revoked') OR (d.content_id IS NOT NULL AND "
+            "(d.ad_code <> a.ad_code OR d.state <> CASE WHEN a.state = 'revoked' THEN 'revoked' ELSE "
+            "'active' END)))"
+            " ORDER BY b.content_id",
+            (sink, business_id),
+        )
+        return [DeliveryRecord(*row) for row in rows]
+
+    def mark_delivered(
+        self, sink: str, records: Sequence[DeliveryRecord], *, run_id: str | None = None
+    ) -> None:
+        """Record that ``sink`` received ``records`` (one transaction)."""
+        if not records:
+            return
+        now = self._now()
+        statement = self._sql(
+            "INSERT INTO pa_deliveries (business_id, content_id, sink, ad_code, state, delivered_at, run_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (business_id, content_id, sink) DO UPDATE SET "
+            "ad_code = excluded.ad_code, state = excluded.state, delivered_at = excluded.delivered_at, "
+            "run_id = excluded.run_id"
+        )
+        with self._transaction() as cur:
+            cur.executemany(
+                statement,
+                [(r.business_id, r.content_id, sink, r.ad_code, r.state, now, run_id) for r in records],
+            )
+
+    def deliveries(self, *, business_id: str | None = None, sink: str | None = None) -> list[tuple[Any, ...]]:
+        """``(business_id, content_id, sink, ad_code, state, delivered_at)`` rows, filtered."""
+        statement = (
+            "SELECT business_id, content_id, sink, ad_code, state, delivered_at FROM pa_deliveries "
+            "WHERE 1 = 1"
+        )
+        params: list[Any] = []
+        if business_id:
+            statement += " AND business_id = ?"
+            params.append(business_id)
+        if sink:
+            statement += " AND sink = ?"
+            params.append(sink)
+        return self._query(statement + " ORDER BY business_id, content_id, sink", params)
+
+    # --- run figures --------------------------------------------------------------------------------------
+
+    def record_run_figures(self, run_id: str, business_id: str, figures: dict[str, int]) -> None:
+        """Store per-run figures (replacing earlier values for the same run, brand and figure)."""
+        now = self._now()
+        statement = self._sql(
+            "INSERT INTO pa_run_figures (run_id, business_id, figure, value, recorded_at) VALUES (?, ?, ?, "
+            "?, ?) "
+            "ON CONFLICT (run_id, business_id, figure) DO UPDATE SET value = excluded.value, "
+            "recorded_at = excluded.recorded_at"
+        )
+        with self._transaction() as cur:
+            cur.executemany(
+                statement, [(run_id, business_id, k, int(v), now) for k, v in sorted(figures.items())]
+            )
+
+    def run_figures(self, run_id: str) -> dict[str, dict[str, int]]:
+        """``{business_id: {figure: value}}`` for one run."""
+        out: dict[str, dict[str, int]] = {}
+        for business_id, figure, value in self._query(
+            "SELECT business_id, figure, value FROM pa_run_figures WHERE run_id = ?", (run_id,)
+        ):
+            out.setdefault(business_id, {})[figure] = int(value)
+        return out
+
+
+def _split_statements(text: str) -> Iterator[str]:
+    """Split a migration file on semicolons that end a line, dropping comment-only chunks."""
+    chunk: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("--") and not chunk:
+            continue
+        chunk.append(line)
+        if stripped.endswith(";"):
+            statement = "\n".join(chunk).strip().rstrip(";").strip()
+            if statement:
+                yield statement
+            chunk = []
+    rest = "\n".join(chunk).strip()
+    if rest:
+        yield rest

@@ -1,0 +1,71 @@
+"""Downstream sinks for ad codes: one small class per destination behind :class:`AdCodeSink`.
+
+A new destination is one module with an ``AdCodeSink`` subclass, registered in :data:`SINK_NAMES` and built
+in :func:`build_sinks`.
+"""
+
+from __future__ import annotations
+
+from partnership_ads.sinks.base import AdCodeSink, DeliveryContext
+from partnership_ads.sinks.files import FILE_FORMATS, FileSink
+from partnership_ads.sinks.sql import SqlTableSink
+from partnership_ads.sinks.webhook import DEFAULT_WEBHOOK_CONN_ID, WebhookSink, verify_signature
+
+SINK_NAMES = ("sql", "webhook", "files")
+
+__all__ = [
+    "DEFAULT_WEBHOOK_CONN_ID",
+    "FILE_FORMATS",
+    "SINK_NAMES",
+    "AdCodeSink",
+    "DeliveryContext",
+    "FileSink",
+    "SqlTableSink",
+    "WebhookSink",
+    "build_sinks",
+    "verify_signature",
+]
+
+
+def build_sinks(
+    selection: list[str] | tuple[str, ...] | None,
+    *,
+    sql_conn_id: str = "partnership_ads_db",
+    sql_table: str = "partnership_ad_codes",
+    webhook_conn_id: str = DEFAULT_WEBHOOK_CONN_ID,
+    output_uri: str | None = None,
+    file_format: str = "csv",
+) -> list[AdCodeSink]:
+    """The sinks a run delivers to.
+
+    With no selection: every configured sink (the SQL table always; the webhook when its connection exists;
+    files when ``output_uri`` is set). A selection narrows that; naming a sink that is not configured raises
+    ValueError saying what to configure.
+    """
+    from partnership_ads.ledger import connection_exists
+
+    unknown = sorted(set(selection or ()) - set(SINK_NAMES))
+    if unknown:
+        raise ValueError(f"sinks: unknown sink(s) {unknown}; choose from {list(SINK_NAMES)}")
+    wanted = list(dict.fromkeys(selection)) if selection else list(SINK_NAMES)
+    sinks: list[AdCodeSink] = []
+    for name in wanted:
+        if name == "sql":
+            sinks.append(SqlTableSink(conn_id=sql_conn_id, table=sql_table))
+        elif name == "webhook":
+            if connection_exists(webhook_conn_id):
+                sinks.append(WebhookSink(conn_id=webhook_conn_id))
+            elif selection:
+                raise ValueError(
+                    f"sinks: 'webhook' was selected but connection {webhook_conn_id!r} does not exist; "
+                    "create it (type http, host = the receiver's URL, password = signing secret)"
+                )
+        elif name == "files":
+            if output_uri:
+                sinks.append(FileSink(output_uri=output_uri, file_format=file_format))
+            elif selection:
+                raise ValueError(
+                    "sinks: 'files' was selected but no output location is set; pass output_uri or set the "
+                    "Variable partnership_ads_output_uri / env PARTNERSHIP_ADS_OUTPUT_URI"
+                )
+    return sinks

@@ -1,0 +1,44 @@
+"""The one interface every downstream destination implements.
+
+A sink receives :class:`~partnership_ads.ledger.DeliveryRecord` batches (active codes and revocations, told
+apart by ``record.state``) and either takes all of a batch or raises. The push operator records delivery per
+sink in the ledger's outbox only after ``deliver`` returns, so a failed sink is retried later without
+re-sending anything to the sinks that already have it. Sinks must therefore accept a batch twice (a crash
+between ``deliver`` and the outbox write): upserts, idempotency keys, and rewrite-in-place files do.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from partnership_ads.ledger import DeliveryRecord
+
+
+@dataclass(frozen=True)
+class DeliveryContext:
+    """Where a batch comes from: the brand and the Airflow run delivering it."""
+
+    business_id: str
+    run_id: str
+    dag_id: str = "partnership_ad_codes"
+
+
+class AdCodeSink(ABC):
+    """A destination for ad codes. Subclasses set ``name`` and implement :meth:`deliver`."""
+
+    name: ClassVar[str]
+    #: How many records one :meth:`deliver` call takes at most (the outbox is updated after each call).
+    batch_size: int = 500
+
+    @abstractmethod
+    def deliver(self, records: Sequence[DeliveryRecord], context: DeliveryContext) -> None:
+        """Deliver every record of the batch, or raise (nothing is then marked delivered for this sink)."""
+
+    def describe(self) -> str:
+        """Where this sink writes, for the task log (never a secret)."""
+        return self.name

@@ -1,0 +1,131 @@
+"""Files sink: CSV, Parquet or JSON Lines, to a local path or any ``ObjectStoragePath`` URL.
+
+One file per run and brand: ``<output_uri>/<business_id>/partnership_ad_codes_<run>.<ext>``. It is written to
+a temporary name and renamed into place (atomic on local disks; on object stores the rename is a copy, and a
+reader sees either nothing or the whole file). Delivering again in the same run merges with the file already
+there (newest record per content_id wins), so a retry rewrites the same file instead of adding another.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from partnership_ads.ledger import iso, utcnow
+from partnership_ads.sinks.base import AdCodeSink, DeliveryContext
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from datetime import datetime
+
+    import pandas as pd
+    from airflow.sdk import ObjectStoragePath
+
+    from partnership_ads.ledger import DeliveryRecord
+
+FILE_FORMATS = {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}
+COLUMNS = (
+    "business_id",
+    "content_id",
+    "ig_user_id",
+    "permalink",
+    "ad_code",
+    "state",
+    "issued_at",
+    "revoked_at",
+    "delivered_at",
+)
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def storage_path(uri: str) -> ObjectStoragePath:
+    """An ``ObjectStoragePath`` for a URL (``s3://...``, ``file:///...``) or a plain local path."""
+    from airflow.sdk import ObjectStoragePath
+
+    if "://" not in uri:
+        uri = Path(uri).expanduser().resolve().as_uri()
+    return ObjectStoragePath(uri)
+
+
+def safe_name(value: str) -> str:
+    """A file-name-safe form of a run id or business id."""
+    return _UNSAFE.sub("_", value).strip("_") or "run"
+
+
+def _read(path: ObjectStoragePath, file_format: str) -> pd.DataFrame:
+    import pandas as pd
+
+    with path.open("rb") as handle:
+        data = handle.read()
+    if file_format == "csv":
+        return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+    if file_format == "parquet":
+        return pd.read_parquet(io.BytesIO(data))
+    return pd.read_json(io.BytesIO(data), lines=True, dtype=False)
+
+
+def _write(frame: pd.DataFrame, file_format: str) -> bytes:
+    if file_format == "csv":
+        return frame.to_csv(index=False).encode()
+    if file_format == "parquet":
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        return buffer.getvalue()
+    return frame.to_json(orient="records", lines=True).encode()
+
+
+class FileSink(AdCodeSink):
+    """Write each run's codes for a brand to one file.
+
+    :param output_uri: folder: a local path or any URL ``ObjectStoragePath`` understands.
+    :param file_format: ``csv``, ``parquet`` or ``jsonl``.
+    """
+
+    name: ClassVar[str] = "files"
+    batch_size = 100_000  # one file per run and brand: take the whole pending set at once
+
+    def __init__(
+        self, *, output_uri: str, file_format: str = "csv", clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        if file_format not in FILE_FORMATS:
+            raise ValueError(f"file_format must be one of {sorted(FILE_FORMATS)}, not {file_format!r}")
+        self.output_uri = output_uri
+        self.file_format = file_format
+        self.clock = clock
+        self.written: list[str] = []
+
+    def target(self, context: DeliveryContext) -> ObjectStoragePath:
+        """The file for this run and brand."""
+        folder = storage_path(self.output_uri) / safe_name(context.business_id)
+        return folder / f"partnership_ad_codes_{safe_name(context.run_id)}.{FILE_FORMATS[self.file_format]}"
+
+    def deliver(self, records: Sequence[DeliveryRecord], context: DeliveryContext) -> None:
+        """Write (or merge into) this run's file for the brand, atomically."""
+        if not records:
+            return
+        import pandas as pd
+
+        delivered_at = iso(self.clock())
+        frame = pd.DataFrame(
+            [{**r.as_dict(), "delivered_at": delivered_at} for r in records], columns=list(COLUMNS)
+        ).astype("string")
+        target = self.target(context)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            existing = _read(target, self.file_format).reindex(columns=list(COLUMNS)).astype("string")
+            frame = pd.concat([existing, frame], ignore_index=True).drop_duplicates(
+                subset=["content_id"], keep="last"
+            )
+        frame = frame.sort_values("content_id", kind="stable").reset_index(drop=True)
+        temporary = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+        with temporary.open("wb") as handle:
+            handle.write(_write(frame, self.file_format))
+        temporary.rename(target)
+        self.written.append(str(target))
+
+    def describe(self) -> str:
+        """Folder and format."""
+        return f"files {self.output_uri} ({self.file_format})"

@@ -1,0 +1,114 @@
+"""SQL table sink: upserts codes into ``partnership_ad_codes`` through any common-sql connection."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, ClassVar
+
+from partnership_ads.ledger import DEFAULT_LEDGER_CONN_ID, iso, sql_hook_for, utcnow
+from partnership_ads.sinks.base import AdCodeSink, DeliveryContext
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from datetime import datetime
+
+    from airflow.providers.common.sql.hooks.sql import DbApiHook
+
+    from partnership_ads.ledger import DeliveryRecord
+
+DEFAULT_TABLE = "partnership_ad_codes"
+COLUMNS = (
+    "business_id",
+    "content_id",
+    "ig_user_id",
+    "permalink",
+    "ad_code",
+    "state",
+    "issued_at",
+    "revoked_at",
+    "delivered_at",
+)
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+
+
+class SqlTableSink(AdCodeSink):
+    """Upsert keyed on ``(business_id, content_id)`` into a table (created when missing).
+
+    Columns: business_id, content_id, ig_user_id (the creator), permalink, ad_code, state (active |
+    revoked), issued_at, revoked_at, delivered_at (ISO 8601 UTC text, portable across databases).
+
+    :param conn_id: any Airflow SQL connection (default ``partnership_ads_db``; when absent, the ledger's
+        SQLite file).
+    :param table: target table name (``schema.table`` allowed).
+    """
+
+    name: ClassVar[str] = "sql"
+
+    def __init__(
+        self,
+        *,
+        conn_id: str = DEFAULT_LEDGER_CONN_ID,
+        table: str = DEFAULT_TABLE,
+        hook: DbApiHook | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        if not _IDENTIFIER.match(table):
+            raise ValueError(f"table {table!r} is not a plain SQL identifier")
+        self.conn_id = conn_id
+        self.table = table
+        self._hook = hook
+        self.clock = clock
+        self._created = False
+
+    @property
+    def hook(self) -> DbApiHook:
+        """The SQL hook (resolved on first use, never at construction)."""
+        if self._hook is None:
+            self._hook = sql_hook_for(self.conn_id)
+        return self._hook
+
+    def ensure_table(self) -> None:
+        """Create the table when it does not exist (portable DDL)."""
+        if self._created:
+            return
+        self.hook.run(
+            f"CREATE TABLE IF NOT EXISTS {self.table} ("
+            "business_id VARCHAR(64) NOT NULL, content_id VARCHAR(64) NOT NULL, ig_user_id VARCHAR(64), "
+            "permalink TEXT, ad_code TEXT NOT NULL, state VARCHAR(16) NOT NULL, issued_at VARCHAR(40), "
+            "revoked_at VARCHAR(40), delivered_at VARCHAR(40) NOT NULL, PRIMARY KEY (business_id, "
+            "content_id))"
+        )
+        self._created = True
+
+    def deliver(self, records: Sequence[DeliveryRecord], context: DeliveryContext) -> None:
+        """Upsert the batch in one transaction."""
+        if not records:
+            return
+        self.ensure_table()
+        delivered_at = iso(self.clock())
+        rows = [
+            (
+                r.business_id,
+                r.content_id,
+                r.ig_user_id,
+                r.permalink,
+                r.ad_code,
+                r.state,
+                r.issued_at,
+                r.revoked_at,
+                delivered_at,
+            )
+            for r in records
+        ]
+        self.hook.insert_rows(
+            self.table,
+            rows,
+            target_fields=list(COLUMNS),
+            commit_every=0,
+            replace=True,
+            replace_index=["business_id", "content_id"],
+        )
+
+    def describe(self) -> str:
+        """Table and connection id."""
+        return f"sql table {self.table} (connection {self.conn_id})"
