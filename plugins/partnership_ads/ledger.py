@@ -553,6 +553,18 @@ class Ledger:
             params.append(status)
         return [(r[0], r[1], r[2]) for r in self._query(statement + " ORDER BY content_id", params)]
 
+    def brands_for(self, content_ids: Sequence[str]) -> list[str]:
+        """The brands whose runs selected any of these media."""
+        if not content_ids:
+            return []
+        marks = ", ".join("?" for _ in content_ids)
+        rows = self._query(
+            f"SELECT DISTINCT business_id FROM pa_brand_items WHERE content_id IN ({marks}) "  # noqa: S608
+            "ORDER BY business_id",
+            tuple(content_ids),
+        )
+        return [row[0] for row in rows]
+
     # --- outbox -------------------------------------------------------------------------------------------
 
     def pending_deliveries(self, business_id: str, sink: str) -> list[DeliveryRecord]:

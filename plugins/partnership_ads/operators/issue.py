@@ -1,0 +1,384 @@
+"""IssueAdCodesOperator: obtain one ad code per AD_READY Instagram item, exactly once, with the owner's "
+"token."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException
+
+from partnership_ads.ledger import DEFAULT_LEDGER_CONN_ID, ClaimKind, CodeState, Ledger, connection_exists
+from partnership_ads.snapshot import iter_rows
+from partnership_ads.summary import format_table
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from airflow.sdk import Context
+
+    from partnership_ads.hooks import DiscoveryScope, PartnershipAdsHook
+
+CREATOR_CONN_PREFIX = "meta_graph_creator_"
+#: Outcomes of one item, as counted in the run summary.
+OUTCOMES = (
+    "issued",  # a new code was created with the owner's token
+    "harvested",  # a code discovery (or a lookup after a crash) already showed, recorded without a POST
+    "known",  # the ledger already held the code: nothing to do
+    "awaiting_creator_authorisation",  # no connection for the creator: reported, re-evaluated next run
+    "failed",  # the POST failed (the item is retried on the next try or run)
+    "claimed_elsewhere",  # another attempt holds a live claim on this media right now
+    "deferred",  # over the max_codes cap of this run
+    "revoked",  # revoked on purpose: not re-issued automatically
+    "planned",  # dry run: would be issued
+)
+_SNAPSHOT_COLUMNS = (
+    "content_id",
+    "platform",
+    "permalink",
+    "author_ig_user_id",
+    "author_display_name",
+    "ad_eligibility",
+    "ad_code",
+)
+_LISTED = 50  # items listed by id in the XCom summary per outcome (the ledger holds them all)
+
+
+@dataclass
+class _Result:
+    content_id: str
+    outcome: str
+    detail: str | None = None
+    retryable: bool = False
+    ad_code: str | None = None
+
+
+class IssueAdCodesOperator(BaseOperator):
+    """Choose the brand's AD_READY Instagram items from the snapshot and obtain a code for each.
+
+    Which items: Instagram items whose ``partnership_info`` entry for this brand (matched on the brand's
+    ig_user_id / fb_page_id) has ``ad_eligibility`` AD_READY. An existing ``ad_code`` in that entry is
+    harvested, never re-issued. For the rest the owner's credentials are used: the connection
+    ``meta_graph_creator_<author ig_user_id>`` when it exists; the brand's own connection when the brand is
+    the author; otherwise no call is made and the item is recorded as awaiting the creator's authorisation
+    (logged, counted, listed in the summary, and re-evaluated on later runs).
+
+    Exactly once: each media is claimed in the ledger before its POST (see :mod:`partnership_ads.ledger`);
+    the code is written the moment it returns. A claim left by a crashed attempt is looked up in discovery
+    (``DiscoveryScope.find_ad_code``) before any new POST. Claims are renewed by a heartbeat thread every
+    ``claim_lease_seconds / 4`` while the task runs.
+
+    Raises at the end (so Airflow retries) when a POST failed with a retryable error; every code obtained
+    before that is already in the ledger. Non-retryable failures are reported and do not fail the task.
+
+    :param snapshot_path: the fetch task's Parquet snapshot.
+    :param business_id, fb_page_id, ig_user_id: the brand.
+    :param meta_conn_id: the brand's ``meta_graph`` connection.
+    :param dry_run: plan only: count what would be issued, call and write nothing.
+    :param max_codes: cap on new codes (POSTs) for this brand in this run (None: no cap).
+    :param max_concurrency: parallel POSTs (threads sharing one hook per connection).
+    :param claim_lease_seconds: lease of an issuance claim; must exceed one POST's worst case.
+    """
+
+    template_fields: Sequence[str] = (
+        "snapshot_path",
+        "business_id",
+        "fb_page_id",
+        "ig_user_id",
+        "meta_conn_id",
+        "dry_run",
+        "max_codes",
+    )
+    ui_color = "#fdf2e7"
+
+    def __init__(
+        self,
+        *,
+        snapshot_path: str,
+        business_id: str,
+        fb_page_id: str | None = None,
+        ig_user_id: str | None = None,
+        meta_conn_id: str = "meta_graph_default",
+        ledger_conn_id: str = DEFAULT_LEDGER_CONN_ID,
+        dry_run: bool = False,
+        max_codes: int | None = None,
+        max_concurrency: int = 8,
+        claim_lease_seconds: float = 120.0,
+        creator_conn_prefix: str = CREATOR_CONN_PREFIX,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.snapshot_path = snapshot_path
+        self.business_id = business_id
+        self.fb_page_id = fb_page_id
+        self.ig_user_id = ig_user_id
+        self.meta_conn_id = meta_conn_id
+        self.ledger_conn_id = ledger_conn_id
+        self.dry_run = dry_run
+        self.max_codes = max_codes
+        self.max_concurrency = max_concurrency
+        self.claim_lease_seconds = claim_lease_seconds
+        self.creator_conn_prefix = creator_conn_prefix
+
+    # --- helpers -------------------------------------------------------------------------------------------
+
+    def _owner_conn_id(self, author_ig_user_id: str | None, exists: Callable[[str], bool]) -> str | None:
+        if author_ig_user_id:
+            creator_conn = f"{self.creator_conn_prefix}{author_ig_user_id}"
+            if exists(creator_conn):
+                return creator_conn
+            if self.ig_user_id and str(author_ig_user_id) == str(self.ig_user_id):
+                return self.meta_conn_id
+        return None
+
+    def _selected(self) -> list[dict[str, Any]]:
+        return [
+            row
+            for row in iter_rows(self.snapshot_path, columns=_SNAPSHOT_COLUMNS)
+            if row["platform"] == "INSTAGRAM" and row["ad_eligibility"] == "AD_READY" and row["content_id"]
+        ]
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Issue and harvest; returns the brand's counts by outcome and the listed items."""
+        from partnership_ads.hooks import DiscoveryScope, PartnershipAdsHook
+
+        business_id = str(self.business_id)
+        run_id = context["run_id"]
+        ti = context["ti"]
+        owner = (
+            f"{ti.dag_id}/{run_id}/{ti.task_id}/{getattr(ti, 'map_index', -1)}/"
+            f"try{getattr(ti, 'try_number', 0)}/{uuid.uuid4().hex[:8]}"
+        )
+        ledger = Ledger.from_conn_id(self.ledger_conn_id)
+        ledger.migrate()
+        selected = self._selected()
+        self.log.info(
+            "Business %s: %s Instagram items are AD_READY for the brand (snapshot %s)%s",
+            business_id,
+            len(selected),
+            self.snapshot_path,
+            " [dry run: nothing will be issued or recorded]" if self.dry_run else "",
+        )
+        hooks: dict[str, PartnershipAdsHook] = {}
+        hooks_lock = threading.Lock()
+
+        def hook_for(conn_id: str) -> PartnershipAdsHook:
+            with hooks_lock:
+                if conn_id not in hooks:
+                    hooks[conn_id] = PartnershipAdsHook(meta_conn_id=conn_id)
+                return hooks[conn_id]
+
+        scope = DiscoveryScope(
+            hook_for(self.meta_conn_id), business_id, fb_page_id=self.fb_page_id, ig_user_id=self.ig_user_id
+        )
+        exists_cache: dict[str, bool] = {}
+
+        def exists(conn_id: str) -> bool:
+            if conn_id not in exists_cache:
+                exists_cache[conn_id] = connection_exists(conn_id)
+            return exists_cache[conn_id]
+
+        results: list[_Result] = []
+        candidates: list[tuple[dict[str, Any], str]] = []
+        for row in selected:
+            content_id = str(row["content_id"])
+            if row["ad_code"]:
+                results.append(self._harvest(ledger, row, business_id, run_id))
+                continue
+            conn_id = self._owner_conn_id(row["author_ig_user_id"], exists)
+            if conn_id is None:
+                detail = (
+                    f"creator {row['author_display_name'] or '?'} (ig_user_id {row['author_ig_user_id']}) "
+                    f"has "
+                    f"no connection {self.creator_conn_prefix}{row['author_ig_user_id']}"
+                )
+                self.log.warning(
+                    "Awaiting creator authorisation: %s %s (%s)", content_id, row["permalink"], detail
+                )
+                if not self.dry_run:
+                    ledger.record_brand_item(
+                        business_id,
+                        content_id,
+                        "awaiting_creator_authorisation",
+                        run_id=run_id,
+                        detail=detail,
+                    )
+                results.append(_Result(content_id, "awaiting_creator_authorisation", detail))
+                continue
+            candidates.append((row, conn_id))
+
+        if self.dry_run:
+            for row, _conn_id in candidates:
+                code_row = ledger.code(str(row["content_id"]))
+                outcome = "known" if code_row and code_row.ad_code else "planned"
+                results.append(_Result(str(row["content_id"]), outcome))
+        elif candidates:
+            results.extend(self._issue_all(candidates, ledger, scope, hook_for, owner=owner, run_id=run_id))
+        return self._finish(results, business_id)
+
+    def _harvest(self, ledger: Ledger, row: dict[str, Any], business_id: str, run_id: str) -> _Result:
+        content_id = str(row["content_id"])
+        if self.dry_run:
+            code_row = ledger.code(content_id)
+            known = code_row is not None and code_row.ad_code == row["ad_code"]
+            return _Result(content_id, "known" if known else "harvested", ad_code=row["ad_code"])
+        new = ledger.harvest(
+            content_id, row["ad_code"], business_id=business_id, owner_ig_user_id=row["author_ig_user_id"]
+        )
+        outcome = "harvested" if new else "known"
+        ledger.record_brand_item(business_id, content_id, outcome, run_id=run_id)
+        return _Result(content_id, outcome, ad_code=row["ad_code"])
+
+    def _issue_all(
+        self,
+        candidates: list[tuple[dict[str, Any], str]],
+        ledger: Ledger,
+        scope: DiscoveryScope,
+        hook_for: Callable[[str], PartnershipAdsHook],
+        *,
+        owner: str,
+        run_id: str,
+    ) -> list[_Result]:
+        business_id = str(self.business_id)
+        posts = 0
+        posts_lock = threading.Lock()
+        stop = threading.Event()
+
+        def allow_post() -> bool:
+            nonlocal posts
+            with posts_lock:
+                if self.max_codes is not None and posts >= int(self.max_codes):
+                    return False
+                posts += 1
+                return True
+
+        def heartbeat() -> None:
+            while not stop.wait(self.claim_lease_seconds / 4):
+                try:
+                    ledger.heartbeat(owner, lease_seconds=self.claim_lease_seconds)
+                except Exception:
+                    self.log.exception("Claim heartbeat failed (claims may expire and be recovered)")
+
+        def one(row: dict[str, Any], conn_id: str) -> _Result:
+            content_id = str(row["content_id"])
+            claim = ledger.claim(
+                content_id,
+                owner=owner,
+                lease_seconds=self.claim_lease_seconds,
+                business_id=business_id,
+                owner_ig_user_id=row["author_ig_user_id"],
+            )
+            if claim.kind == ClaimKind.HAS_CODE:
+                return _Result(content_id, "known", ad_code=claim.ad_code)
+            if claim.kind == ClaimKind.REVOKED:
+                return _Result(content_id, "revoked", "revoked on purpose; not re-issued")
+            if claim.kind == ClaimKind.HELD:
+                return _Result(content_id, "claimed_elsewhere", f"claimed by {claim.holder}")
+            try:
+                if claim.kind == ClaimKind.RECOVERED:
+                    # A crashed attempt may have obtained a code it never recorded: look before posting.
+                    found = scope.find_ad_code(content_id)
+                    if found:
+                        ledger.record_code(content_id, found, owner=owner, state=CodeState.HARVESTED)
+                        return _Result(
+                            content_id, "harvested", "adopted after an unfinished claim", ad_code=found
+                        )
+                if not allow_post():
+                    ledger.release_claim(content_id, owner=owner)
+                    return _Result(content_id, "deferred", f"over max_codes={self.max_codes}")
+                ad_code = hook_for(conn_id).create_partnership_ad_code(content_id, discovery=scope)
+                ledger.record_code(content_id, ad_code, owner=owner, state=CodeState.ISSUED)
+                return _Result(content_id, "issued", ad_code=ad_code)
+            except Exception as exc:
+                detail = _describe_error(exc)
+                ledger.record_failure(content_id, owner=owner, error=detail)
+                return _Result(content_id, "failed", detail, retryable=bool(getattr(exc, "retryable", True)))
+
+        beat = threading.Thread(target=heartbeat, name="claim-heartbeat", daemon=True)
+        beat.start()
+        results: list[_Result] = []
+        try:
+            workers = max(1, int(self.max_concurrency))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="issue") as pool:
+                futures = [pool.submit(one, row, conn_id) for row, conn_id in candidates]
+                for n, future in enumerate(futures, start=1):
+                    result = future.result()
+                    results.append(result)
+                    if result.outcome != "known":
+                        ledger.record_brand_item(
+                            business_id,
+                            result.content_id,
+                            result.outcome,
+                            run_id=run_id,
+                            detail=result.detail,
+                        )
+                    else:
+                        ledger.record_brand_item(business_id, result.content_id, "known", run_id=run_id)
+                    if result.outcome == "failed":
+                        self.log.error("Failed %s: %s", result.content_id, result.detail)
+                    if n % 25 == 0 or n == len(futures):
+                        counts = Counter(r.outcome for r in results)
+                        self.log.info(
+                            "Issuance progress %s/%s: %s",
+                            n,
+                            len(futures),
+                            ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+                        )
+        finally:
+            stop.set()
+            beat.join(timeout=5)
+        return results
+
+    def _finish(self, results: list[_Result], business_id: str) -> dict[str, Any]:
+        counts = Counter(r.outcome for r in results)
+        listed = {
+            outcome: [
+                {"content_id": r.content_id, "detail": r.detail} for r in results if r.outcome == outcome
+            ][:_LISTED]
+            for outcome in ("awaiting_creator_authorisation", "failed", "claimed_elsewhere", "deferred")
+            if counts.get(outcome)
+        }
+        summary = {
+            "business_id": business_id,
+            "fb_page_id": self.fb_page_id,
+            "ig_user_id": self.ig_user_id,
+            "meta_conn_id": self.meta_conn_id,
+            "dry_run": bool(self.dry_run),
+            "selected": len(results),
+            "counts": {outcome: counts.get(outcome, 0) for outcome in OUTCOMES},
+            "listed": listed,
+        }
+        rows = [[outcome, counts.get(outcome, 0)] for outcome in OUTCOMES if counts.get(outcome)]
+        self.log.info(
+            "Issuance for business %s%s:\n%s",
+            business_id,
+            " (dry run)" if self.dry_run else "",
+            format_table(["outcome", "items"], rows or [["(no AD_READY Instagram items)", 0]]),
+        )
+        for item in listed.get("awaiting_creator_authorisation", []):
+            self.log.info("  awaiting creator authorisation: %s (%s)", item["content_id"], item["detail"])
+        retryable = [r for r in results if r.outcome == "failed" and r.retryable]
+        if retryable:
+            raise AirflowException(
+                f"{len(retryable)} ad code(s) for business {business_id} failed with retryable errors "
+                f"(first: {retryable[0].content_id}: {retryable[0].detail}). Every code obtained is "
+                f"recorded; "
+                "the retry looks these media up before posting again."
+            )
+        return summary
+
+
+def _describe_error(exc: BaseException) -> str:
+    """An error for the log and the ledger: class, Graph code/subcode/fbtrace_id, message (no secrets)."""
+    parts = [type(exc).__name__]
+    for attr in ("http_status", "code", "error_subcode", "fbtrace_id"):
+        value = getattr(exc, attr, None)
+        if value is not None:
+            parts.append(f"{attr}={value}")
+    message = getattr(exc, "message", None) or str(exc)
+    return f"{' '.join(parts)}: {message}"[:500]

@@ -1,0 +1,174 @@
+"""Columnar snapshots of discovery: one Parquet file per run and brand, written page by page.
+
+Nested fields are flattened into named columns (``author_display_name``, ``organic_insights_likes``...).
+``partnership_info`` becomes the brand's own entry flattened (``ad_eligibility``, ``ad_code``...; matched on
+the brand's ig_user_id / fb_page_id, never blindly the first entry) plus ``partnership_info_json`` with every
+entry. ``organic_insights`` metrics stay nullable: null means unknown, not zero.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping, Sequence
+
+SNAPSHOT_ROOT_ENV = "PARTNERSHIP_ADS_SNAPSHOT_ROOT"
+
+#: Fields the pipeline asks discovery for (the Graph ``fields`` syntax).
+DEFAULT_FIELDS = (
+    "content_id,platform,media_type,post_type,caption,permalink,creation_time,"
+    "author{display_name,ig_user_id,fb_page_id,profile_picture_url},is_recommended,ad_usage,"
+    "partnership_info{ad_eligibility,tagged_partner{display_name,ig_user_id,fb_page_id},permission_status,"
+    "permission_type,ad_code,content_types},"
+    "organic_insights{likes,comments,views,reach,shares,interaction,saves}"
+)
+INSIGHT_METRICS = ("likes", "comments", "views", "reach", "shares", "interaction", "saves")
+
+SCHEMA = pa.schema(
+    [
+        ("business_id", pa.string()),
+        ("content_id", pa.string()),
+        ("platform", pa.string()),
+        ("media_type", pa.string()),
+        ("post_type", pa.string()),
+        ("caption", pa.string()),
+        ("permalink", pa.string()),
+        ("creation_time", pa.string()),
+        ("author_display_name", pa.string()),
+        ("author_ig_user_id", pa.string()),
+        ("author_fb_page_id", pa.string()),
+        ("author_profile_picture_url", pa.string()),
+        ("is_recommended", pa.bool_()),
+        ("ad_usage", pa.string()),
+        ("ad_eligibility", pa.string()),
+        ("permission_status", pa.string()),
+        ("permission_type", pa.string()),
+        ("ad_code", pa.string()),
+        ("partner_content_types", pa.string()),
+        ("partnership_info_json", pa.string()),
+        *((f"organic_insights_{m}", pa.int64()) for m in INSIGHT_METRICS),
+    ]
+)
+
+
+def default_snapshot_root() -> Path:
+    """``$PARTNERSHIP_ADS_SNAPSHOT_ROOT`` or ``$AIRFLOW_HOME/partnership_ads/snapshots``."""
+    explicit = os.environ.get(SNAPSHOT_ROOT_ENV)
+    if explicit:
+        return Path(explicit)
+    home = os.environ.get("AIRFLOW_HOME") or str(Path.home() / "airflow")
+    return Path(home) / "partnership_ads" / "snapshots"
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _int(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def brand_entry(
+    partnership_info: Sequence[Mapping[str, Any]] | None, *, ig_user_id: str | None, fb_page_id: str | None
+) -> Mapping[str, Any] | None:
+    """The ``partnership_info`` entry whose tagged_partner is this brand (by ig_user_id or fb_page_id)."""
+    for entry in partnership_info or ():
+        partner = entry.get("tagged_partner") or {}
+        if ig_user_id and str(partner.get("ig_user_id") or "") == str(ig_user_id):
+            return entry
+        if fb_page_id and str(partner.get("fb_page_id") or "") == str(fb_page_id):
+            return entry
+    return None
+
+
+def flatten(
+    item: Mapping[str, Any], *, business_id: str, ig_user_id: str | None, fb_page_id: str | None
+) -> dict[str, Any]:
+    """One discovery item as a flat row of :data:`SCHEMA`."""
+    author = item.get("author") or {}
+    info = item.get("partnership_info") or []
+    entry = brand_entry(info, ig_user_id=ig_user_id, fb_page_id=fb_page_id) or {}
+    insights = item.get("organic_insights") or {}
+    content_types = entry.get("content_types")
+    row: dict[str, Any] = {
+        "business_id": business_id,
+        "content_id": _str(item.get("content_id")),
+        "platform": _str(item.get("platform")),
+        "media_type": _str(item.get("media_type")),
+        "post_type": _str(item.get("post_type")),
+        "caption": _str(item.get("caption")),
+        "permalink": _str(item.get("permalink")),
+        "creation_time": _str(item.get("creation_time")),
+        "author_display_name": _str(author.get("display_name")),
+        "author_ig_user_id": _str(author.get("ig_user_id")),
+        "author_fb_page_id": _str(author.get("fb_page_id")),
+        "author_profile_picture_url": _str(author.get("profile_picture_url")),
+        "is_recommended": item.get("is_recommended")
+        if isinstance(item.get("is_recommended"), bool)
+        else None,
+        "ad_usage": _str(item.get("ad_usage")),
+        "ad_eligibility": _str(entry.get("ad_eligibility")),
+        "permission_status": _str(entry.get("permission_status")),
+        "permission_type": _str(entry.get("permission_type")),
+        "ad_code": _str(entry.get("ad_code")) or None,
+        "partner_content_types": json.dumps(content_types) if content_types is not None else None,
+        "partnership_info_json": json.dumps(info, sort_keys=True, separators=(",", ":")),
+    }
+    for metric in INSIGHT_METRICS:
+        row[f"organic_insights_{metric}"] = _int(insights.get(metric))
+    return row
+
+
+class SnapshotWriter:
+    """Write pages of flat rows to one Parquet file with constant memory; the file appears on :meth:`close`.
+
+    Rows go to a temporary file in the same folder, renamed into place at the end, so a crashed attempt
+    never leaves a half snapshot under the final name and a retry simply writes it again.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+        self._writer = pq.ParquetWriter(str(self._tmp), SCHEMA, compression="zstd")
+        self.rows = 0
+
+    def write_page(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Append one page of rows."""
+        if not rows:
+            return
+        self._writer.write_table(pa.Table.from_pylist(list(rows), schema=SCHEMA))
+        self.rows += len(rows)
+
+    def close(self) -> Path:
+        """Finish the file and move it into place."""
+        self._writer.close()
+        self._tmp.replace(self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the temporary file (on failure)."""
+        self._writer.close()
+        self._tmp.unlink(missing_ok=True)
+
+
+def iter_rows(
+    path: str | Path, *, columns: Sequence[str], batch_size: int = 1000
+) -> Iterator[dict[str, Any]]:
+    """Rows of a snapshot, a batch at a time (only the columns asked for)."""
+    parquet = pq.ParquetFile(str(path))
+    for batch in parquet.iter_batches(batch_size=batch_size, columns=list(columns)):
+        yield from batch.to_pylist()

@@ -1,0 +1,118 @@
+"""The run summary: counts per brand by outcome and delivered per sink, as a table for the task log."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from partnership_ads.ledger import Ledger
+
+#: Columns of the run summary, in order.
+SUMMARY_OUTCOMES = (
+    "issued",
+    "harvested",
+    "known",
+    "awaiting_creator_authorisation",
+    "failed",
+    "claimed_elsewhere",
+    "deferred",
+    "planned",
+)
+
+
+def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A plain-text table with aligned columns (numbers right-aligned), readable in Airflow's log view."""
+    body = [[("" if cell is None else str(cell)) for cell in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in body:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+
+    def line(cells: Sequence[str], numeric: Sequence[bool]) -> str:
+        return (
+            "| "
+            + " | ".join(
+                cell.rjust(widths[i]) if numeric[i] else cell.ljust(widths[i]) for i, cell in enumerate(cells)
+            )
+            + " |"
+        )
+
+    numeric_cols = [
+        bool(body) and all(row[i].lstrip("-").isdigit() for row in body if row[i])
+        for i in range(len(headers))
+    ]
+    rule = "+-" + "-+-".join("-" * w for w in widths) + "-+"
+    out = [rule, line(list(headers), [False] * len(headers)), rule]
+    out.extend(line(row, numeric_cols) for row in body)
+    out.append(rule)
+    return "\n".join(out)
+
+
+def build_summary(
+    issue_results: Iterable[dict[str, Any] | None],
+    push_results: Iterable[dict[str, Any] | None],
+) -> dict[str, Any]:
+    """Merge the mapped issue and push task results into ``{"brands": {...}, "totals": {...}, "sinks": "
+    "[...]}``."""
+    brands: dict[str, dict[str, Any]] = {}
+    for result in issue_results:
+        if not result:
+            continue
+        entry = brands.setdefault(str(result["business_id"]), {"delivered": {}})
+        entry.update({k: int(v) for k, v in (result.get("counts") or {}).items()})
+        entry["dry_run"] = bool(result.get("dry_run"))
+        entry["awaiting_creator_authorisation_items"] = [
+            item["content_id"]
+            for item in (result.get("listed") or {}).get("awaiting_creator_authorisation", [])
+        ]
+    sinks: list[str] = []
+    for result in push_results:
+        if not result:
+            continue
+        entry = brands.setdefault(str(result["business_id"]), {"delivered": {}})
+        for sink, count in (result.get("delivered") or {}).items():
+            entry["delivered"][sink] = int(count)
+            if sink not in sinks:
+                sinks.append(sink)
+        entry.setdefault("files", []).extend(result.get("files") or [])
+    totals: dict[str, int] = {outcome: 0 for outcome in SUMMARY_OUTCOMES}
+    delivered_totals: dict[str, int] = dict.fromkeys(sinks, 0)
+    for entry in brands.values():
+        for outcome in SUMMARY_OUTCOMES:
+            totals[outcome] += int(entry.get(outcome, 0))
+        for sink in sinks:
+            delivered_totals[sink] += int(entry["delivered"].get(sink, 0))
+    return {
+        "brands": brands,
+        "sinks": sinks,
+        "totals": {**totals, "delivered": delivered_totals},
+        "delivered_any": any(delivered_totals.values()),
+    }
+
+
+def summary_table(summary: dict[str, Any]) -> str:
+    """The summary as one table: a row per brand and a total row."""
+    sinks = summary["sinks"]
+    headers = ["business_id", *SUMMARY_OUTCOMES, *(f"delivered:{s}" for s in sinks)]
+    rows: list[list[Any]] = []
+    for business_id, entry in sorted(summary["brands"].items()):
+        rows.append(
+            [
+                business_id,
+                *(entry.get(o, 0) for o in SUMMARY_OUTCOMES),
+                *(entry["delivered"].get(s, 0) for s in sinks),
+            ]
+        )
+    totals = summary["totals"]
+    rows.append(["TOTAL", *(totals[o] for o in SUMMARY_OUTCOMES), *(totals["delivered"][s] for s in sinks)])
+    return format_table(headers, rows)
+
+
+def record_summary(ledger: Ledger, run_id: str, summary: dict[str, Any]) -> None:
+    """Store the per-run figures in the ledger (one row per brand and figure)."""
+    for business_id, entry in summary["brands"].items():
+        figures = {o: int(entry.get(o, 0)) for o in SUMMARY_OUTCOMES}
+        figures.update({f"delivered:{s}": int(n) for s, n in entry["delivered"].items()})
+        ledger.record_run_figures(run_id, business_id, figures)
