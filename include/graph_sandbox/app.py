@@ -1,0 +1,385 @@
+"""The HTTP layer: a FastAPI app serving the emulated Graph endpoints and the `/__sandbox__/` control API,
+plus the uvicorn protocol that lets a fault drop a connection for real."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from include.graph_sandbox import errors, graph
+from include.graph_sandbox.config import ConfigError, validate_config
+from include.graph_sandbox.errors import GraphError
+from include.graph_sandbox.state import SandboxState
+
+if TYPE_CHECKING:
+    from include.graph_sandbox.state import Fault
+    from include.graph_sandbox.world import World
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "v25.0"
+CONTROL = "/__sandbox__"
+_DISCOVERY_EDGE = "partnership-ads-advertisable-content"
+_AD_CODE_EDGE = "partnership_ad_code"
+_JSON_TYPE = "application/json; charset=UTF-8"
+_HTML_PAGE = (
+    b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>"
+    b"<h1>Sorry, something went wrong.</h1><p>We're working on it and we'll get it fixed as soon as we can."
+    b"</p></body></html>"
+)
+_TRANSPORT_KEY = "graph_sandbox.transport"
+_NUMERIC_ID = re.compile(r"^\d+(_\d+)?$")
+
+
+class SandboxProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, exposing the connection's transport so a fault can drop it."""
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.scope[_TRANSPORT_KEY] = self.transport  # type: ignore[literal-required]
+
+
+def dumps(body: Any) -> bytes:
+    """JSON as graph.facebook.com writes it: ASCII with \\u escapes and escaped slashes."""
+    return json.dumps(body, ensure_ascii=True, separators=(",", ":")).replace("/", "\\/").encode()
+
+
+def _graph_response(body: Any, status: int, headers: dict[str, str]) -> Response:
+    base = {"facebook-api-version": API_VERSION, "x-fb-trace-id": errors.fbtrace_id()[1:12], **headers}
+    return Response(dumps(body), status_code=status, headers=base, media_type=_JSON_TYPE)
+
+
+async def _read_params(request: Request) -> dict[str, str]:
+    """Query string merged with a urlencoded, multipart (`curl -F`) or JSON body; the query string wins."""
+    params: dict[str, str] = {}
+    if request.method in ("POST", "DELETE", "PUT"):
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            params.update(
+                parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+            )
+        elif content_type.startswith("multipart/form-data"):
+            form = await request.form()
+            params.update({k: v for k, v in form.items() if isinstance(v, str)})
+        elif content_type.startswith("application/json"):
+            try:
+                body = json.loads(await request.body() or b"{}")
+            except ValueError:
+                body = {}
+            if isinstance(body, dict):
+                params.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()})
+    params.update(request.query_params.items())
+    return params
+
+
+def create_app(world: World, config: dict[str, Any]) -> FastAPI:
+    """Build the sandbox app for a generated world and startup config (see config.DEFAULT_CONFIG)."""
+    state = SandboxState(world, dict(config))
+    app = FastAPI(title="Graph API sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.sandbox = state
+
+    # control API ---------------------------------------------------------------------------------
+    def control_error(message: str, status: int = 400) -> JSONResponse:
+        return JSONResponse({"error": {"message": message}}, status_code=status)
+
+    @app.get(f"{CONTROL}/health")
+    async def health() -> dict[str, Any]:
+        return {"ok": True, "seed": world.seed, "items": len(world.items)}
+
+    @app.get(f"{CONTROL}/tokens")
+    async def list_tokens() -> dict[str, Any]:
+        return {"data": [t.public() for t in state.tokens.values()]}
+
+    @app.post(f"{CONTROL}/tokens")
+    async def mint_token(request: Request) -> Response:
+        try:
+            fields = await request.json()
+            if not isinstance(fields, dict):
+                raise ValueError("body must be a JSON object")
+            record = state.mint_token(fields)
+        except ValueError as exc:
+            return control_error(str(exc))
+        return JSONResponse(record.public())
+
+    @app.get(f"{CONTROL}/world")
+    async def world_summary() -> dict[str, Any]:
+        return {
+            "seed": world.seed,
+            "today": world.today.isoformat(),
+            "items": len(world.items),
+            "businesses": [
+                {
+                    "business_id": b.business_id,
+                    "name": b.name,
+                    "example": b.example,
+                    "pairs": [{"fb_page_id": p.fb_page_id, "ig_user_id": p.ig_user_id} for p in b.pairs],
+                    "unlinked_page_ids": b.unlinked_page_ids,
+                }
+                for b in world.businesses.values()
+            ],
+            "creators": [
+                {
+                    "display_name": c.display_name,
+                    "ig_user_id": c.ig_user_id,
+                    "fb_page_id": c.fb_page_id,
+                    "country": c.country,
+                }
+                for c in world.creators
+            ],
+        }
+
+    @app.get(f"{CONTROL}/ad_codes")
+    async def list_ad_codes() -> dict[str, Any]:
+        return {"data": [r.public() for r in state.code_records.values()]}
+
+    @app.get(f"{CONTROL}/requests")
+    async def request_log() -> dict[str, Any]:
+        return {"data": list(state.log)}
+
+    @app.delete(f"{CONTROL}/requests")
+    async def clear_log() -> dict[str, Any]:
+        state.log.clear()
+        return {"success": True}
+
+    @app.get(f"{CONTROL}/faults")
+    async def list_faults() -> dict[str, Any]:
+        return {"data": [f.public() for f in state.faults]}
+
+    @app.post(f"{CONTROL}/faults")
+    async def add_fault(request: Request) -> Response:
+        try:
+            spec = await request.json()
+            if not isinstance(spec, dict):
+                raise ValueError("body must be a JSON object")
+            fault = state.add_fault(spec)
+        except ValueError as exc:
+            return control_error(str(exc))
+        return JSONResponse(fault.public())
+
+    @app.delete(f"{CONTROL}/faults")
+    async def clear_faults() -> dict[str, Any]:
+        state.faults.clear()
+        return {"success": True}
+
+    @app.post(f"{CONTROL}/reset")
+    async def reset(request: Request) -> dict[str, Any]:
+        body = await request.body()
+        options = json.loads(body) if body.strip() else {}
+        state.reset(config=bool(isinstance(options, dict) and options.get("config")))
+        return {"success": True}
+
+    @app.get(f"{CONTROL}/config")
+    async def get_config() -> dict[str, Any]:
+        return state.config
+
+    @app.patch(f"{CONTROL}/config")
+    async def patch_config(request: Request) -> Response:
+        try:
+            changes = await request.json()
+            if not isinstance(changes, dict):
+                raise ConfigError("body must be a JSON object")
+            state.config.update(validate_config(changes))
+        except (ConfigError, ValueError) as exc:
+            return control_error(str(exc))
+        return JSONResponse(state.config)
+
+    @app.get(f"{CONTROL}/clock")
+    async def get_clock() -> dict[str, Any]:
+        return {"now": state.now(), "offset_s": state.clock_offset}
+
+    @app.post(f"{CONTROL}/clock")
+    async def advance_clock(request: Request) -> Response:
+        body = await request.json()
+        advance = body.get("advance_s") if isinstance(body, dict) else None
+        if not isinstance(advance, int | float) or advance < 0:
+            return control_error("advance_s must be a non-negative number of seconds")
+        state.clock_offset += advance
+        return JSONResponse({"now": state.now(), "offset_s": state.clock_offset})
+
+    @app.post(f"{CONTROL}/webhook")
+    async def webhook_receive(request: Request) -> Response:
+        fault = state.take_fault("POST", request.url.path, explicit_path=True)
+        if fault is not None and fault.kind == "delay":
+            await asyncio.sleep((fault.delay_ms or 0) / 1000)
+            fault = None
+        if fault is not None:
+            return await _fault_response(request, state, fault, None, None)
+        raw = await request.body()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return control_error("the webhook receiver accepts JSON bodies only")
+        delivery = {
+            "id": len(state.webhook) + 1,
+            "received_at": time.time(),
+            "headers": dict(request.headers.items()),
+            "body": body,
+        }
+        state.webhook.append(delivery)
+        return JSONResponse({"success": True, "id": delivery["id"]})
+
+    @app.get(f"{CONTROL}/webhook")
+    async def webhook_list() -> dict[str, Any]:
+        return {"data": state.webhook}
+
+    @app.delete(f"{CONTROL}/webhook")
+    async def webhook_clear() -> dict[str, Any]:
+        state.webhook.clear()
+        return {"success": True}
+
+    @app.api_route(CONTROL + "/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    async def control_unknown(rest: str) -> Response:
+        return control_error(f"unknown control endpoint /__sandbox__/{rest}", 404)
+
+    # Graph endpoints -----------------------------------------------------------------------------
+    @app.api_route("/{path:path}", methods=["GET", "POST", "DELETE", "PUT", "PATCH"])
+    async def graph_endpoint(request: Request) -> Response:
+        return await _serve_graph(request, state)
+
+    return app
+
+
+async def _serve_graph(request: Request, state: SandboxState) -> Response:
+    method = request.method
+    path = request.url.path
+    params = await _read_params(request)
+    fault = state.take_fault(method, path)
+    latency = state.config["latency_ms"]
+    if latency:
+        await asyncio.sleep(latency / 1000)
+    if fault is not None and not fault.after and fault.kind == "delay":
+        await asyncio.sleep((fault.delay_ms or 0) / 1000)
+        fault = None
+    if fault is not None and not fault.after and fault.kind != "truncated":
+        return await _fault_response(request, state, fault, params, None)
+
+    headers: dict[str, str] = {}
+    try:
+        body, headers = _dispatch(state, method, path, params, request.headers.get("authorization"))
+        status = 200
+        error = None
+    except GraphError as exc:
+        body = exc.envelope()
+        status = exc.status
+        error = body["error"]
+        headers = {**headers, **exc.headers}
+        headers["www-authenticate"] = f'OAuth "Facebook Platform" "invalid_request" "{exc.message[:80]}"'
+    response = _graph_response(body, status, headers)
+    if fault is not None:
+        if fault.kind == "delay":
+            await asyncio.sleep((fault.delay_ms or 0) / 1000)
+        else:
+            return await _fault_response(request, state, fault, params, response)
+    state.record(method, path, params, status, error, None)
+    return response
+
+
+def _dispatch(
+    state: SandboxState, method: str, path: str, params: dict[str, str], authorization: str | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    parts = [p for p in path.split("/") if p]
+    if not parts or not graph.VERSION_RE.match(parts[0]):
+        raise errors.unknown_path(path)
+    rest = parts[1:]
+    token = graph.authenticate(state, params, authorization)
+    if rest == ["debug_token"] and method == "GET":
+        return graph.debug_token(state, params), {}
+    if len(rest) == 2 and rest[1] == _DISCOVERY_EDGE and method == "GET":
+        business_key = rest[0]
+        allowed, headers = state.count_call(token, business_key)
+        if not allowed:
+            raise errors.throttled(
+                state.config["throttle_code"], state.config["throttle_http_status"], headers
+            )
+        try:
+            return graph.discover(state, token, rest[0], params), headers
+        except GraphError as exc:
+            exc.headers.update(headers)
+            raise
+    if len(rest) == 2 and rest[1] == _AD_CODE_EDGE and method in ("POST", "DELETE"):
+        business_key = graph.ad_code_business_key(token)
+        allowed, headers = state.count_call(token, business_key)
+        if not allowed:
+            raise errors.throttled(
+                state.config["throttle_code"], state.config["throttle_http_status"], headers
+            )
+        try:
+            return graph.ad_code(state, token, method, rest[0]), headers
+        except GraphError as exc:
+            exc.headers.update(headers)
+            raise
+    if len(rest) == 1 and _NUMERIC_ID.match(rest[0]):
+        raise errors.unsupported_request(method, rest[0])
+    if len(rest) >= 2 and _NUMERIC_ID.match(rest[0]) and rest[1] in (_DISCOVERY_EDGE, _AD_CODE_EDGE):
+        raise errors.unsupported_request(method, rest[0])
+    raise errors.unknown_path("/" + "/".join(rest))
+
+
+async def _fault_response(
+    request: Request,
+    state: SandboxState,
+    fault: Fault,
+    params: dict[str, str] | None,
+    real: Response | None,
+) -> Response:
+    """The misbehaviour a fault asks for. `real` is the handler's response when the fault runs after it."""
+    method, path = request.method, request.url.path
+    logged = params or {}
+    if fault.kind in ("drop", "timeout"):
+        if fault.kind == "timeout":
+            deadline = time.monotonic() + (fault.delay_ms if fault.delay_ms is not None else 60000) / 1000
+            while time.monotonic() < deadline and not await request.is_disconnected():
+                await asyncio.sleep(0.05)
+        transport = request.scope.get(_TRANSPORT_KEY)
+        if transport is not None:
+            transport.close()
+        state.record(method, path, logged, 0, None, fault.kind)
+        return Response(b"", status_code=500)
+    if fault.kind == "html":
+        state.record(method, path, logged, fault.status or 502, None, fault.kind)
+        return Response(_HTML_PAGE, status_code=fault.status or 502, media_type="text/html; charset=utf-8")
+    if fault.kind == "truncated":
+        full = real.body if real is not None else b'{"data":[{"content_id":"0"}]}'
+        cut = bytes(full[: max(1, len(full) // 2)])
+        state.record(method, path, logged, 200, None, fault.kind)
+        return Response(cut, status_code=200, media_type=_JSON_TYPE)
+    if fault.kind == "throttle":
+        token = state.tokens.get(
+            graph.extract_token(logged, request.headers.get("authorization"), True) or ""
+        )
+        code = fault.code or state.config["throttle_code"]
+        regain = (
+            fault.regain_minutes
+            if fault.regain_minutes is not None
+            else (state.config["throttle_regain_minutes"] or 1)
+        )
+        headers: dict[str, str] = {}
+        if token is not None:
+            key = _business_key_for(path, token)
+            headers = state.usage_headers(token, key, throttled=True, regain=regain)
+        error = errors.throttled(code, fault.status or state.config["throttle_http_status"], headers)
+    elif fault.kind == "transient":
+        error = errors.transient(fault.code or 2)
+        if fault.status:
+            error.status = fault.status
+    else:  # http_500
+        error = GraphError("An unknown error has occurred.", code=fault.code or 1, status=fault.status or 500)
+    body = error.envelope()
+    state.record(method, path, logged, error.status, body["error"], fault.kind)
+    return _graph_response(body, error.status, error.headers)
+
+
+def _business_key_for(path: str, token: Any) -> str:
+    parts = [p for p in path.split("/") if p]
+    if len(parts) >= 3 and parts[2] == _DISCOVERY_EDGE:
+        return parts[1]
+    return graph.ad_code_business_key(token)

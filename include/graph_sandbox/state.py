@@ -1,0 +1,381 @@
+"""Everything in the sandbox that changes at run time: ad codes, minted tokens, rate-limit windows,
+scheduled faults, the request log and webhook deliveries. `reset()` returns to the seeded state.
+
+All mutation happens on the server's event loop (handlers are async and never await while mutating), so
+there are no locks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+import re
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from include.graph_sandbox.config import make_config
+from include.graph_sandbox.world import TokenRecord, make_ad_code, make_token
+
+if TYPE_CHECKING:
+    from include.graph_sandbox.world import World
+
+FAULT_KINDS = ("http_500", "transient", "throttle", "delay", "drop", "html", "truncated", "timeout")
+REQUEST_LOG_SIZE = 20000
+_REDACTED_PARAMS = frozenset({"access_token", "appsecret_proof", "input_token", "client_secret"})
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(slots=True)
+class Fault:
+    """One scheduled misbehaviour; see the README for the JSON format."""
+
+    id: int
+    kind: str
+    method: str | None
+    path: re.Pattern[str] | None
+    path_text: str | None
+    remaining: int | None
+    fraction: float | None
+    after: bool
+    code: int | None
+    status: int | None
+    delay_ms: float | None
+    regain_minutes: float | None
+    rng: random.Random
+    hits: int = 0
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "method": self.method,
+            "path": self.path_text,
+            "remaining": self.remaining,
+            "fraction": self.fraction,
+            "after": self.after,
+            "code": self.code,
+            "status": self.status,
+            "delay_ms": self.delay_ms,
+            "regain_minutes": self.regain_minutes,
+            "hits": self.hits,
+        }
+
+
+def parse_fault(spec: dict[str, Any], fault_id: int) -> Fault:
+    """Validate a fault spec (raises ValueError naming the problem)."""
+    known = {
+        "kind",
+        "method",
+        "path",
+        "count",
+        "fraction",
+        "after",
+        "code",
+        "status",
+        "delay_ms",
+        "seed",
+        "regain_minutes",
+    }
+    unknown = set(spec) - known
+    if unknown:
+        raise ValueError(f"unknown fault keys {sorted(unknown)}; known: {sorted(known)}")
+    kind = spec.get("kind")
+    if kind not in FAULT_KINDS:
+        raise ValueError(f"kind must be one of {FAULT_KINDS}, got {kind!r}")
+    method = spec.get("method")
+    if method is not None and (not isinstance(method, str) or not method):
+        raise ValueError("method must be an HTTP method name")
+    path_text = spec.get("path")
+    try:
+        path = re.compile(path_text) if path_text else None
+    except re.error as exc:
+        raise ValueError(f"path is not a valid regular expression: {exc}") from exc
+    count = spec.get("count")
+    fraction = spec.get("fraction")
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
+        raise ValueError("count must be a positive integer")
+    if fraction is not None and (not isinstance(fraction, int | float) or not 0 < fraction <= 1):
+        raise ValueError("fraction must be a number in (0, 1]")
+    if count is None and fraction is None:
+        count = 1
+    code = spec.get("code")
+    if kind == "transient" and code is not None and code not in (1, 2):
+        raise ValueError("a transient fault has code 1 or 2")
+    for key in ("code", "status"):
+        value = spec.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ValueError(f"{key} must be an integer")
+    for key in ("delay_ms", "regain_minutes"):
+        value = spec.get(key)
+        if value is not None and (not isinstance(value, int | float) or value < 0):
+            raise ValueError(f"{key} must be a non-negative number")
+    return Fault(
+        id=fault_id,
+        kind=kind,
+        method=method.upper() if method else None,
+        path=path,
+        path_text=path_text,
+        remaining=count,
+        fraction=float(fraction) if fraction is not None else None,
+        after=bool(spec.get("after", False)),
+        code=code,
+        status=spec.get("status"),
+        delay_ms=spec.get("delay_ms"),
+        regain_minutes=spec.get("regain_minutes"),
+        rng=random.Random(spec.get("seed", fault_id)),
+    )
+
+
+@dataclass(slots=True)
+class AdCodeRecord:
+    ad_code: str
+    media_id: str
+    issued_at: float
+    origin: str
+    invalidated_at: float | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.invalidated_at is None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "ad_code": self.ad_code,
+            "media_id": self.media_id,
+            "valid": self.valid,
+            "issued_at": iso(self.issued_at),
+            "invalidated_at": iso(self.invalidated_at),
+            "origin": self.origin,
+        }
+
+
+@dataclass
+class SandboxState:
+    """The mutable half of the sandbox; `world` is the immutable half."""
+
+    world: World
+    startup_config: dict[str, Any]
+    config: dict[str, Any] = field(default_factory=dict)
+    clock_offset: float = 0.0
+    tokens: dict[str, TokenRecord] = field(default_factory=dict)
+    minted: int = 0
+    current_code: dict[str, str] = field(default_factory=dict)
+    code_records: dict[str, AdCodeRecord] = field(default_factory=dict)
+    code_serial: dict[str, int] = field(default_factory=dict)
+    windows: dict[tuple[str, str], deque[float]] = field(default_factory=dict)
+    app_windows: dict[str, deque[float]] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
+    fault_serial: int = 0
+    log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=REQUEST_LOG_SIZE))
+    webhook: list[dict[str, Any]] = field(default_factory=list)
+    cursor_key: bytes = b""
+
+    def __post_init__(self) -> None:
+        self.config = make_config(**self.startup_config)
+        self.cursor_key = hashlib.sha256(f"cursor:{self.world.seed}".encode()).digest()
+        self.reset()
+
+    def now(self) -> float:
+        """The sandbox clock: real time plus the offset set by `POST /__sandbox__/clock`."""
+        return time.time() + self.clock_offset
+
+    def reset(self, *, config: bool = False) -> None:
+        """Back to the seeded state: codes, tokens, windows, faults, log, webhook, clock."""
+        self.clock_offset = 0.0
+        self.tokens = {t.access_token: t for t in self.world.tokens}
+        self.minted = 0
+        self.current_code = {}
+        self.code_records = {}
+        self.code_serial = {}
+        seeded_at = dt.datetime.combine(self.world.today, dt.time(), dt.UTC).timestamp() - 86400
+        for item in self.world.items:
+            if item.seeded_ad_code:
+                self.current_code[item.content_id] = item.seeded_ad_code
+                self.code_records[item.seeded_ad_code] = AdCodeRecord(
+                    item.seeded_ad_code, item.content_id, seeded_at, "seeded"
+                )
+        self.windows = {}
+        self.app_windows = {}
+        self.faults = []
+        self.log.clear()
+        self.webhook = []
+        if config:
+            self.config = make_config(**self.startup_config)
+
+    # tokens -------------------------------------------------------------------------------------
+    def mint_token(self, fields: dict[str, Any]) -> TokenRecord:
+        """Create a token with any scope set (`role`, `scopes`, ids, optional `app_id`, `expires_at`)."""
+        known = {"role", "scopes", "business_id", "fb_page_id", "ig_user_id", "app_id", "expires_at", "label"}
+        unknown = set(fields) - known
+        if unknown:
+            raise ValueError(f"unknown token fields {sorted(unknown)}; known: {sorted(known)}")
+        role = fields.get("role", "creator")
+        if role not in ("brand", "creator"):
+            raise ValueError("role must be 'brand' or 'creator'")
+        scopes = fields.get("scopes", [])
+        if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+            raise ValueError("scopes must be a list of strings")
+        for key in ("business_id", "fb_page_id", "ig_user_id", "app_id", "label"):
+            if fields.get(key) is not None and not isinstance(fields[key], str):
+                raise ValueError(f"{key} must be a string or null")
+        expires_at = fields.get("expires_at")
+        if expires_at is not None and not isinstance(expires_at, int | float):
+            raise ValueError("expires_at must be a unix time or null")
+        self.minted += 1
+        rng = random.Random(f"minted:{self.world.seed}:{self.minted}")
+        record = TokenRecord(
+            make_token(rng, "Minted"),
+            role,
+            tuple(scopes),
+            fields.get("business_id"),
+            fields.get("fb_page_id"),
+            fields.get("ig_user_id"),
+            app_id=fields.get("app_id") or self.world.tokens[0].app_id,
+            expires_at=float(expires_at) if expires_at is not None else None,
+            label=fields.get("label") or "minted",
+        )
+        self.tokens[record.access_token] = record
+        return record
+
+    # ad codes -----------------------------------------------------------------------------------
+    def issue_code(self, media_id: str) -> str:
+        serial = self.code_serial.get(media_id, 0) + 1
+        self.code_serial[media_id] = serial
+        code = make_ad_code(self.world.seed, media_id, serial)
+        self.current_code[media_id] = code
+        self.code_records[code] = AdCodeRecord(code, media_id, self.now(), "created")
+        return code
+
+    def invalidate_code(self, media_id: str) -> None:
+        code = self.current_code.pop(media_id, None)
+        if code is not None:
+            self.code_records[code].invalidated_at = self.now()
+
+    # rate limits --------------------------------------------------------------------------------
+    def _window(self, key: tuple[str, str]) -> deque[float]:
+        window = self.windows.get(key)
+        if window is None:
+            window = self.windows[key] = deque()
+        horizon = self.now() - self.config["rate_limit_window_s"]
+        while window and window[0] <= horizon:
+            window.popleft()
+        return window
+
+    def regain_minutes(self, key: tuple[str, str]) -> float:
+        if self.config["throttle_regain_minutes"] is not None:
+            return self.config["throttle_regain_minutes"]
+        window = self._window(key)
+        if not window:
+            return 0
+        wait = window[0] + self.config["rate_limit_window_s"] - self.now()
+        return max(1, -(-int(wait) // 60))
+
+    def count_call(self, token: TokenRecord, business_key: str) -> tuple[bool, dict[str, str]]:
+        """Record a call in the sliding window. Returns (allowed, usage headers)."""
+        key = (token.access_token, business_key)
+        window = self._window(key)
+        budget = self.config["rate_limit_calls"]
+        allowed = len(window) < budget
+        if allowed:
+            window.append(self.now())
+            app_window = self.app_windows.setdefault(token.app_id, deque())
+            app_window.append(self.now())
+            horizon = self.now() - self.config["rate_limit_window_s"]
+            while app_window and app_window[0] <= horizon:
+                app_window.popleft()
+        return allowed, self.usage_headers(token, business_key, throttled=not allowed)
+
+    def usage_headers(
+        self, token: TokenRecord, business_key: str, *, throttled: bool, regain: float | None = None
+    ) -> dict[str, str]:
+        key = (token.access_token, business_key)
+        budget = self.config["rate_limit_calls"]
+        pct = 100 if throttled else min(100, (len(self._window(key)) * 100) // budget)
+        if regain is None:
+            regain = self.regain_minutes(key) if throttled else 0
+        app_calls = len(self.app_windows.get(token.app_id, ()))
+        app_pct = min(100, (app_calls * 100) // (budget * 10))
+        buc = {
+            business_key: [
+                {
+                    "type": self.config["buc_type"],
+                    "call_count": pct,
+                    "total_cputime": pct // 3,
+                    "total_time": pct // 2,
+                    "estimated_time_to_regain_access": regain,
+                }
+            ]
+        }
+        import json
+
+        return {
+            "x-business-use-case-usage": json.dumps(buc, separators=(",", ":")),
+            "x-app-usage": json.dumps(
+                {"call_count": app_pct, "total_time": app_pct // 2, "total_cputime": app_pct // 3},
+                separators=(",", ":"),
+            ),
+        }
+
+    # faults -------------------------------------------------------------------------------------
+    def add_fault(self, spec: dict[str, Any]) -> Fault:
+        self.fault_serial += 1
+        fault = parse_fault(spec, self.fault_serial)
+        self.faults.append(fault)
+        return fault
+
+    def take_fault(self, method: str, path: str, *, explicit_path: bool = False) -> Fault | None:
+        """The first scheduled fault that matches this request and fires now (consuming one use).
+
+        With `explicit_path` (the webhook receiver) only faults whose path pattern matches apply, so a
+        catch-all fault meant for the Graph endpoints never hits the stand-in downstream system.
+        """
+        for fault in self.faults:
+            if fault.method and fault.method != method:
+                continue
+            if explicit_path and fault.path is None:
+                continue
+            if fault.path and not fault.path.search(path):
+                continue
+            if fault.fraction is not None and fault.rng.random() >= fault.fraction:
+                continue
+            fault.hits += 1
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self.faults.remove(fault)
+            return fault
+        return None
+
+    # request log --------------------------------------------------------------------------------
+    def record(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        status: int,
+        error: dict[str, Any] | None,
+        fault: str | None,
+    ) -> None:
+        self.log.append(
+            {
+                "time": iso(self.now()),
+                "method": method,
+                "path": path,
+                "params": {
+                    k: ("[REDACTED]" if k in _REDACTED_PARAMS or v.startswith("EAA") else v)
+                    for k, v in params.items()
+                },
+                "status": status,
+                "error_code": error.get("code") if error else None,
+                "error_subcode": error.get("error_subcode") if error else None,
+                "fault": fault,
+            }
+        )
