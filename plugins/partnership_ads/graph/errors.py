@@ -160,11 +160,7 @@ class GraphAPIError(Exception):
 
 
 def _rebuild(cls: type[GraphAPIError], message: str, state: dict[str, Any]) -> GraphAPIError:
-    extra = state.pop("wait_seconds", None)
-    error = cls(message, **state)
-    if isinstance(error, GraphThrottleError):
-        error.wait_seconds = extra
-    return error
+    return cls(message, **state)
 
 
 class GraphTransientError(GraphAPIError):
@@ -236,6 +232,9 @@ class GraphConnectionError(GraphAPIError):
     def __init__(self, message: str, *, request_sent: bool = True, **kwargs: Any) -> None:
         self.request_sent = request_sent
         super().__init__(message, **kwargs)
+
+    def _state(self) -> dict[str, Any]:
+        return {**super()._state(), "request_sent": self.request_sent}
 
 
 class AdCodeOutcomeUnknownError(GraphAPIError):

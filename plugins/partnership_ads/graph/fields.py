@@ -122,11 +122,11 @@ def _parse_string(text: str, path: str) -> FieldTree:
                 position += 1
                 return result
             else:
-                if not expect_name:
-                    raise ValueError(f"{path}: missing ',' before position {position} in {text!r}")
                 match = _NAME.match(text, position)
                 if match is None:
                     raise ValueError(f"{path}: unexpected {char!r} at position {position} in {text!r}")
+                if not expect_name:
+                    raise ValueError(f"{path}: missing ',' before position {position} in {text!r}")
                 name = match.group(0)
                 position = match.end()
                 while position < len(text) and text[position].isspace():
