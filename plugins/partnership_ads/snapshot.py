@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
+
+    import pyarrow as pa
 
 SNAPSHOT_ROOT_ENV = "PARTNERSHIP_ADS_SNAPSHOT_ROOT"
 
@@ -32,31 +32,37 @@ DEFAULT_FIELDS = (
 )
 INSIGHT_METRICS = ("likes", "comments", "views", "reach", "shares", "interaction", "saves")
 
-SCHEMA = pa.schema(
-    [
-        ("business_id", pa.string()),
-        ("content_id", pa.string()),
-        ("platform", pa.string()),
-        ("media_type", pa.string()),
-        ("post_type", pa.string()),
-        ("caption", pa.string()),
-        ("permalink", pa.string()),
-        ("creation_time", pa.string()),
-        ("author_display_name", pa.string()),
-        ("author_ig_user_id", pa.string()),
-        ("author_fb_page_id", pa.string()),
-        ("author_profile_picture_url", pa.string()),
-        ("is_recommended", pa.bool_()),
-        ("ad_usage", pa.string()),
-        ("ad_eligibility", pa.string()),
-        ("permission_status", pa.string()),
-        ("permission_type", pa.string()),
-        ("ad_code", pa.string()),
-        ("partner_content_types", pa.string()),
-        ("partnership_info_json", pa.string()),
-        *((f"organic_insights_{m}", pa.int64()) for m in INSIGHT_METRICS),
-    ]
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("business_id", "string"),
+    ("content_id", "string"),
+    ("platform", "string"),
+    ("media_type", "string"),
+    ("post_type", "string"),
+    ("caption", "string"),
+    ("permalink", "string"),
+    ("creation_time", "string"),
+    ("author_display_name", "string"),
+    ("author_ig_user_id", "string"),
+    ("author_fb_page_id", "string"),
+    ("author_profile_picture_url", "string"),
+    ("is_recommended", "bool"),
+    ("ad_usage", "string"),
+    ("ad_eligibility", "string"),
+    ("permission_status", "string"),
+    ("permission_type", "string"),
+    ("ad_code", "string"),
+    ("partner_content_types", "string"),
+    ("partnership_info_json", "string"),
+    *((f"organic_insights_{m}", "int64") for m in INSIGHT_METRICS),
 )
+
+
+@cache
+def schema() -> pa.Schema:
+    """The snapshot's Arrow schema (pyarrow is imported on first use, never at DAG parse time)."""
+    import pyarrow as pa
+
+    return pa.schema([(name, pa.type_for_alias(kind)) for name, kind in COLUMNS])
 
 
 def default_snapshot_root() -> Path:
@@ -97,7 +103,7 @@ def brand_entry(
 def flatten(
     item: Mapping[str, Any], *, business_id: str, ig_user_id: str | None, fb_page_id: str | None
 ) -> dict[str, Any]:
-    """One discovery item as a flat row of :data:`SCHEMA`."""
+    """One discovery item as a flat row of :func:`schema`."""
     author = item.get("author") or {}
     info = item.get("partnership_info") or []
     entry = brand_entry(info, ig_user_id=ig_user_id, fb_page_id=fb_page_id) or {}
@@ -143,14 +149,18 @@ class SnapshotWriter:
         self.path = path
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-        self._writer = pq.ParquetWriter(str(self._tmp), SCHEMA, compression="zstd")
+        import pyarrow.parquet as pq
+
+        self._writer = pq.ParquetWriter(str(self._tmp), schema(), compression="zstd")
         self.rows = 0
 
     def write_page(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Append one page of rows."""
         if not rows:
             return
-        self._writer.write_table(pa.Table.from_pylist(list(rows), schema=SCHEMA))
+        import pyarrow as pa
+
+        self._writer.write_table(pa.Table.from_pylist(list(rows), schema=schema()))
         self.rows += len(rows)
 
     def close(self) -> Path:
@@ -169,6 +179,8 @@ def iter_rows(
     path: str | Path, *, columns: Sequence[str], batch_size: int = 1000
 ) -> Iterator[dict[str, Any]]:
     """Rows of a snapshot, a batch at a time (only the columns asked for)."""
+    import pyarrow.parquet as pq
+
     parquet = pq.ParquetFile(str(path))
     for batch in parquet.iter_batches(batch_size=batch_size, columns=list(columns)):
         yield from batch.to_pylist()
