@@ -104,7 +104,6 @@ _CAPTION_WORDS = (
     "festival",
 )
 _EMOJI = ("🌞", "🔥", "✨", "☕", "🏔️", "💪", "🎉", "")
-_DIGITS = string.digits
 _ALNUM = string.ascii_letters + string.digits
 
 
@@ -243,7 +242,7 @@ def make_ad_code(seed: int, media_id: str, serial: int) -> str:
 
 
 def _digits(rng: random.Random, n: int) -> str:
-    return str(rng.randint(1, 9)) + "".join(rng.choice(_DIGITS) for _ in range(n - 1))
+    return str(rng.randrange(10 ** (n - 1), 10**n))
 
 
 def _picture(account_id: str) -> str:
@@ -322,7 +321,7 @@ def build_world(seed: int = 7, items: int = 500, today: dt.date | None = None) -
                 else rng.choices(("IMAGE", "VIDEO", "CAROUSEL"), weights=(5, 2, 3))[0]
             )
             content_id = f"178{media_serial:05d}{_digits(rng, 9)}"
-            shortcode = "".join(rng.choice(_ALNUM) for _ in range(11))
+            shortcode = base64.urlsafe_b64encode(rng.randbytes(8)).decode()[:11]
             path = {"REEL": "reel", "FEED": "p"}.get(post_type)
             permalink = (
                 f"https://www.instagram.com/{path}/{shortcode}/"
