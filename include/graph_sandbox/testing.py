@@ -145,9 +145,10 @@ def start_sandbox(
 class SandboxProcess(SandboxClient):
     """A sandbox running as a child process; see `spawn_sandbox`."""
 
-    def __init__(self, process: subprocess.Popen[str], url: str) -> None:
+    def __init__(self, process: subprocess.Popen[str], url: str, startup_line: str = "") -> None:
         super().__init__(url)
         self.process = process
+        self.startup_line = startup_line
         self.output: list[str] = []
         self._drain = threading.Thread(target=self._read_output, daemon=True)
         self._drain.start()
@@ -214,7 +215,7 @@ def spawn_sandbox(
             lines.append(line)
             match = _LISTENING.search(line)
             if match:
-                return SandboxProcess(process, match.group(1))
+                return SandboxProcess(process, match.group(1), line.strip())
     finally:
         timer.cancel()
     process.wait()

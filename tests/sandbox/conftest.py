@@ -78,7 +78,7 @@ def graph(sandbox: SandboxServer) -> Graph:
 
 @pytest.fixture(scope="session")
 def world() -> World:
-    """The same world the session's sandbox serves (seed 7, 500 items), to pick ids and compute expectations."""
+    """The world the session's sandbox serves (seed 7, 500 items), to pick ids and compute expectations."""
     return build_world(seed=7, items=500)
 
 
