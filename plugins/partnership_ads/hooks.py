@@ -16,6 +16,7 @@ The connection type is ``meta_graph`` (registered by :mod:`partnership_ads.provi
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -162,6 +163,27 @@ def _request_was_sent(exc: requests.RequestException) -> bool:
     return True
 
 
+class _RedactUrlQuery(logging.Filter):
+    """Strip query strings from urllib3's debug lines: with ``token_transport=query`` they carry the token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.msg = scrub(record.getMessage())
+            record.args = None
+        else:
+            record.msg = scrub(str(record.msg))
+        return True
+
+
+_URL_FILTER = _RedactUrlQuery()
+
+
+def _install_url_redaction() -> None:
+    connectionpool = logging.getLogger("urllib3.connectionpool")
+    if _URL_FILTER not in connectionpool.filters:
+        connectionpool.addFilter(_URL_FILTER)
+
+
 def _label(error: GraphAPIError) -> str:
     if error.code is not None:
         return f"code {error.code}" + (f"/{error.error_subcode}" if error.error_subcode is not None else "")
@@ -270,6 +292,7 @@ class PartnershipAdsHook(HttpHook):
                 settings = self.settings
                 session = super().get_conn(headers=headers, extra_options=extra_options)
                 session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+                _install_url_redaction()
                 options = dict(settings.requests_options)
                 if "verify" in options:
                     session.verify = options["verify"]
