@@ -38,6 +38,7 @@ _HTML_PAGE = (
     b"</p></body></html>"
 )
 _TRANSPORT_KEY = "graph_sandbox.transport"
+_GENERATION_KEY = "graph_sandbox.generation"
 _NUMERIC_ID = re.compile(r"^\d+(_\d+)?$")
 
 
@@ -260,6 +261,7 @@ def create_app(world: World, config: dict[str, Any]) -> FastAPI:
 async def _serve_graph(request: Request, state: SandboxState) -> Response:
     method = request.method
     path = request.url.path
+    request.scope[_GENERATION_KEY] = state.generation
     params = await _read_params(request)
     fault = state.take_fault(method, path)
     latency = state.config["latency_ms"]
@@ -288,7 +290,7 @@ async def _serve_graph(request: Request, state: SandboxState) -> Response:
             await asyncio.sleep((fault.delay_ms or 0) / 1000)
         else:
             return await _fault_response(request, state, fault, params, response)
-    state.record(method, path, params, status, error, None)
+    state.record(method, path, params, status, error, None, generation=request.scope.get(_GENERATION_KEY))
     return response
 
 
@@ -351,15 +353,25 @@ async def _fault_response(
         transport = request.scope.get(_TRANSPORT_KEY)
         if transport is not None:
             transport.close()
-        state.record(method, path, logged, 0, None, fault.kind)
+        state.record(method, path, logged, 0, None, fault.kind, generation=request.scope.get(_GENERATION_KEY))
         return Response(b"", status_code=500)
     if fault.kind == "html":
-        state.record(method, path, logged, fault.status or 502, None, fault.kind)
+        state.record(
+            method,
+            path,
+            logged,
+            fault.status or 502,
+            None,
+            fault.kind,
+            generation=request.scope.get(_GENERATION_KEY),
+        )
         return Response(_HTML_PAGE, status_code=fault.status or 502, media_type="text/html; charset=utf-8")
     if fault.kind == "truncated":
         full = real.body if real is not None else b'{"data":[{"content_id":"0"}]}'
         cut = bytes(full[: max(1, len(full) // 2)])
-        state.record(method, path, logged, 200, None, fault.kind)
+        state.record(
+            method, path, logged, 200, None, fault.kind, generation=request.scope.get(_GENERATION_KEY)
+        )
         return Response(cut, status_code=200, media_type=_JSON_TYPE)
     if fault.kind == "throttle":
         token = state.tokens.get(
@@ -383,7 +395,15 @@ async def _fault_response(
     else:  # http_500
         error = GraphError("An unknown error has occurred.", code=fault.code or 1, status=fault.status or 500)
     body = error.envelope()
-    state.record(method, path, logged, error.status, body["error"], fault.kind)
+    state.record(
+        method,
+        path,
+        logged,
+        error.status,
+        body["error"],
+        fault.kind,
+        generation=request.scope.get(_GENERATION_KEY),
+    )
     return _graph_response(body, error.status, error.headers)
 
 

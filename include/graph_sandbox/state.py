@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import random
 import re
 import time
@@ -177,6 +178,9 @@ class SandboxState:
     log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=REQUEST_LOG_SIZE))
     webhook: list[dict[str, Any]] = field(default_factory=list)
     cursor_key: bytes = b""
+    # Bumped by reset(): a request that started before a reset (a delayed or timed-out one) is not logged
+    # after it, so it never leaks into the next test's request log.
+    generation: int = 0
 
     def __post_init__(self) -> None:
         self.config = make_config(**self.startup_config)
@@ -189,6 +193,7 @@ class SandboxState:
 
     def reset(self, *, config: bool = False) -> None:
         """Back to the seeded state: codes, tokens, windows, faults, log, webhook, clock."""
+        self.generation += 1
         self.clock_offset = 0.0
         self.tokens = {t.access_token: t for t in self.world.tokens}
         self.minted = 0
@@ -363,7 +368,10 @@ class SandboxState:
         status: int,
         error: dict[str, Any] | None,
         fault: str | None,
+        generation: int | None = None,
     ) -> None:
+        if generation is not None and generation != self.generation:
+            return
         self.log.append(
             {
                 "time": iso(self.now()),

@@ -116,3 +116,18 @@ def test_world_summary_lists_businesses_and_creators(sandbox):
     world = sandbox.world()
     assert len(world["businesses"]) >= 3
     assert len(world["creators"]) == len(sandbox.creator_tokens())
+
+
+def test_request_started_before_a_reset_is_not_logged_after_it(sandbox, graph):
+    sandbox.schedule_fault(kind="delay", delay_ms=300)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        graph.session.get(
+            f"{sandbox.graph_url}/{graph.brand['business_id']}/partnership-ads-advertisable-content",
+            params={"access_token": graph.brand["access_token"], "ig_user_id": graph.brand["ig_user_id"]},
+            timeout=0.05,
+        )
+    sandbox.reset()
+    # This call is held by the server longer than the delayed one, so that one has finished by now.
+    sandbox.configure(latency_ms=500)
+    graph.discover(limit=3)
+    assert [e["params"].get("limit") for e in sandbox.requests_log()] == ["3"]
