@@ -319,7 +319,6 @@ class SandboxState:
                 }
             ]
         }
-        import json
 
         return {
             "x-business-use-case-usage": json.dumps(buc, separators=(",", ":")),
