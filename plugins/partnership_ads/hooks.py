@@ -399,6 +399,8 @@ class PartnershipAdsHook(HttpHook):
             unix_time=int(self._time()),
         )
         is_read = method == "GET"
+        # Only a POST creates something; GET and DELETE are idempotent and retried as usual.
+        creates = method == "POST"
         query = {**(params or {}), **credentials.query} if is_read else dict(credentials.query)
         form = None if is_read else ({**(params or {}), **credentials.form} or None)
         try:
@@ -420,7 +422,7 @@ class PartnershipAdsHook(HttpHook):
                 is_transient=True,
                 method=method,
                 path=path,
-                outcome_unknown=sent and not is_read,
+                outcome_unknown=sent and creates,
             )
         usage = parse_usage(response.headers)
         self._note_usage(usage)
@@ -438,7 +440,7 @@ class PartnershipAdsHook(HttpHook):
                     path=path,
                 )
         if error is not None:
-            if not is_read and (isinstance(error, GraphBadResponseError) or (error.http_status or 0) >= 500):
+            if creates and (isinstance(error, GraphBadResponseError) or (error.http_status or 0) >= 500):
                 error.outcome_unknown = True
             return None, error
         assert body is not None

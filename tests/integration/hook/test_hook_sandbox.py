@@ -555,6 +555,18 @@ def test_throttled_post_is_retried_since_nothing_was_created(make_hook, sandbox,
     assert clock.sleeps == [60.0]
 
 
+def test_delete_that_may_have_succeeded_is_retried_as_it_is_idempotent(
+    make_hook, sandbox, brand, clock
+) -> None:
+    media_id, creator = creator_media(make_hook(), sandbox, brand)
+    owner = make_hook(creator["access_token"])
+    owner.create_partnership_ad_code(media_id)
+    sandbox.schedule_fault(method="DELETE", path="partnership_ad_code", kind="http_500", after=True, count=1)
+    assert owner.delete_partnership_ad_code(media_id) is True
+    assert [r["valid"] for r in sandbox.ad_codes() if r["media_id"] == media_id] == [False]
+    assert len(clock.sleeps) == 1
+
+
 def test_find_ad_code_returns_the_existing_code_or_none(make_hook, sandbox, brand) -> None:
     brand_hook = make_hook()
     scope = DiscoveryScope(brand_hook, brand["business_id"], brand["fb_page_id"], brand["ig_user_id"])
