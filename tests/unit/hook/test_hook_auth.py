@@ -6,7 +6,8 @@ import pytest
 
 from partnership_ads.graph.auth import appsecret_proof, place_credentials
 
-# Reference values computed with: printf 'token' | openssl dgst -sha256 -hmac 'secret' (and 'token|1700000000').
+# Reference values computed with:
+# printf 'token' | openssl dgst -sha256 -hmac 'secret' (and 'token|1700000000').
 PLAIN_PROOF = "e941110e3d2bfe82621f0e3e1434730d7305d106c5f68c87165d0b27a4611a4a"
 TIMED_PROOF = "3c81f1bf0544f53adccadbaf135235bf73451aadede41a90a122c46e93dcae64"
 
@@ -58,5 +59,5 @@ def test_plain_proof_when_the_time_stamped_form_is_off() -> None:
 
 
 def test_unknown_transport_is_refused() -> None:
-    with pytest.raises(ValueError, match="^token_transport: "):
+    with pytest.raises(ValueError, match=r"^token_transport: "):
         place_credentials("GET", "token", "cookie")

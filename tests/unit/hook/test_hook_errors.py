@@ -187,7 +187,7 @@ def test_errors_survive_pickling_with_every_attribute() -> None:
     error = GraphThrottleError(
         "busy", http_status=400, code=80002, fbtrace_id="T", wait_seconds=60.0, method="GET"
     )
-    copy = pickle.loads(pickle.dumps(error))
+    copy = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes
     assert type(copy) is GraphThrottleError
     assert (copy.code, copy.fbtrace_id, copy.wait_seconds, copy.retryable) == (80002, "T", 60.0, True)
     assert str(copy) == str(error)

@@ -66,6 +66,6 @@ def test_string_elements_of_a_list_may_use_graph_syntax() -> None:
     ],
 )
 def test_malformed_fields_raise_value_error_naming_fields(fields: object, fragment: str) -> None:
-    with pytest.raises(ValueError, match="^fields") as caught:
+    with pytest.raises(ValueError, match=r"^fields") as caught:
         render_fields(fields)
     assert fragment in str(caught.value)

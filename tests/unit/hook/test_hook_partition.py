@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from partnership_ads.graph.partition import OrderedMerge, split_window
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 D = dt.date
 
@@ -32,7 +35,7 @@ def test_one_partition_is_the_whole_window() -> None:
 
 
 def test_zero_partitions_is_refused() -> None:
-    with pytest.raises(ValueError, match="^partitions: "):
+    with pytest.raises(ValueError, match=r"^partitions: "):
         split_window(D(2026, 1, 1), D(2026, 1, 2), 0)
 
 
