@@ -246,6 +246,7 @@ class SandboxState:
             app_id=fields.get("app_id") or self.world.tokens[0].app_id,
             expires_at=float(expires_at) if expires_at is not None else None,
             label=fields.get("label") or "minted",
+            minted=True,
         )
         self.tokens[record.access_token] = record
         return record

@@ -63,14 +63,14 @@ class SandboxClient:
     def brand_token(self, business_id: str | None = None) -> dict[str, Any]:
         """The default brand token record (first generated business unless `business_id` is given)."""
         for record in self.tokens():
-            if record["role"] != "brand" or record["label"] == "minted":
+            if record["role"] != "brand" or record["minted"]:
                 continue
             if business_id is None or record["business_id"] == business_id:
                 return record
         raise LookupError(f"no brand token for business {business_id}")
 
     def creator_tokens(self) -> list[dict[str, Any]]:
-        return [t for t in self.tokens() if t["role"] == "creator" and t["label"] != "minted"]
+        return [t for t in self.tokens() if t["role"] == "creator" and not t["minted"]]
 
     def mint_token(self, **fields: Any) -> str:
         """Mint a token with any scope set; returns the access token."""

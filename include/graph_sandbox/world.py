@@ -187,6 +187,7 @@ class TokenRecord:
     app_id: str = DEFAULT_APP_ID
     expires_at: float | None = None
     label: str = ""
+    minted: bool = False
 
     def public(self) -> dict[str, object]:
         return {
@@ -199,6 +200,7 @@ class TokenRecord:
             "app_id": self.app_id,
             "expires_at": self.expires_at,
             "label": self.label,
+            "minted": self.minted,
         }
 
 

@@ -144,3 +144,14 @@ def test_proof_for_another_token_is_rejected(graph, sandbox):
     other = sandbox.creator_tokens()[0]["access_token"]
     error = graph.error(graph.discover(appsecret_proof=_proof(other)), 400)
     assert "Invalid appsecret_proof" in error["message"]
+
+
+def test_debug_token_reports_scopes_and_validity(graph, sandbox):
+    response = graph.session.get(
+        f"{sandbox.graph_url}/debug_token",
+        params={"input_token": graph.brand["access_token"], "access_token": graph.brand["access_token"]},
+        timeout=10,
+    )
+    data = response.json()["data"]
+    assert data["is_valid"] is True
+    assert set(data["scopes"]) == set(BRAND_SCOPES)

@@ -30,7 +30,9 @@ def test_minted_token_works_and_is_listed(sandbox, graph):
         fb_page_id=graph.brand["fb_page_id"],
         ig_user_id=graph.brand["ig_user_id"],
     )
-    assert token in {t["access_token"] for t in sandbox.tokens()}
+    [record] = [t for t in sandbox.tokens() if t["access_token"] == token]
+    assert record["minted"] is True
+    assert sandbox.brand_token()["access_token"] != token
     assert graph.discover(token).status_code == 200
 
 
