@@ -252,7 +252,6 @@ def _resolve_pair(state: SandboxState, business_id: str, params: dict[str, str])
             raise invalid_param(
                 f"The {kind} {value} ({name}) does not belong to business {business_id}, "
                 "or the caller has no admin permission on it",
-                subcode=2490487,
             )
         pair = found[1]
         if (name == "fb_page_id" and pair.fb_page_id != value) or (
@@ -264,7 +263,6 @@ def _resolve_pair(state: SandboxState, business_id: str, params: dict[str, str])
         raise invalid_param(
             f"The Facebook Page {page_id} and the Instagram account {ig_user_id} "
             "are not linked to each other",
-            subcode=2490488,
         )
     return pairs[0]
 
