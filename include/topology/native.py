@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from include.topology.connections import sandbox_environment
 from include.topology.hostname import WORKER_NAME_ENV
-from include.topology.services import SERVICES, ServiceSpec, connection_env_name
+from include.topology.services import SERVICES, ServiceSpec
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -263,7 +264,10 @@ def _clean_environment() -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_")) and key != "AIRFLOW_CONFIG"
     }
-    env["PYTHONPATH"] = os.pathsep.join((str(ROOT), str(ROOT / "plugins")))
+    # The project first; the caller's own entries (if any) are kept after it.
+    paths = [str(ROOT), str(ROOT / "plugins")]
+    paths += [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p not in paths]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
     return env
 
 
@@ -281,18 +285,12 @@ def render_argv(spec: ServiceSpec, values: Mapping[str, Any]) -> list[str]:
 class NativeTopology:
     """Start and stop the topology described by :data:`include.topology.services.SERVICES`.
 
-    ``sandbox_connections`` turns the running sandbox's URL into ``AIRFLOW_CONN_*`` variables (tokens are
-    fetched from the sandbox, never stored); the default wires the project's demo connections.
+    With the sandbox, the connections and the brand list come from
+    :func:`include.topology.connections.sandbox_environment` (tokens fetched from the sandbox, never stored).
     """
 
-    def __init__(
-        self,
-        config: TopologyConfig,
-        *,
-        sandbox_connections: Callable[[str], Mapping[str, str]] | None = None,
-    ) -> None:
+    def __init__(self, config: TopologyConfig) -> None:
         self.config = config
-        self._sandbox_connections = sandbox_connections or default_sandbox_connections
         self.state: TopologyState | None = None
 
     # -- starting ---------------------------------------------------------------------------------------
@@ -355,7 +353,9 @@ class NativeTopology:
                 timeout=60,
                 what=f"the graph sandbox on {state.sandbox_url} (log {self._log_path('graph-sandbox')})",
             )
-            connections = dict(self._sandbox_connections(state.sandbox_url))
+            connections = sandbox_environment(
+                state.sandbox_url, ledger_uri=config.postgres_uri(config.ledger_database)
+            )
         else:
             state.sandbox_url = ""
             connections = {k: v for k, v in os.environ.items() if k.startswith("AIRFLOW_CONN_")}
@@ -515,9 +515,3 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
-
-
-def default_sandbox_connections(sandbox_url: str) -> dict[str, str]:
-    """``AIRFLOW_CONN_*`` variables wiring the pipeline to the sandbox."""
-    del sandbox_url
-    return {connection_env_name(conn_id): "" for conn_id in ()}
