@@ -239,7 +239,9 @@ with DAG(
     render_template_as_native_obj=True,
     params=PARAMS,
     default_args={
-        "retries": 3,
+        # Deployment setting, read from the environment at parse time (no I/O): the demo and the end-to-end
+        # tests set 0 so that a failure ends `airflow dags test` at once instead of waiting for a retry.
+        "retries": int(os.environ.get("PARTNERSHIP_ADS_TASK_RETRIES", "3")),
         "retry_delay": dt.timedelta(minutes=2),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": dt.timedelta(minutes=30),
@@ -276,13 +278,13 @@ with DAG(
     brands = resolve_brands()
     fetch = FetchAdvertisableContentOperator.partial(
         task_id="fetch_advertisable_content",
-        map_index_template="{{ task.business_id }}",
+        map_index_template="business {{ task.business_id }}",
     ).expand_kwargs(brands)
     issue = IssueAdCodesOperator.partial(
         task_id="issue_ad_codes",
         dry_run="{{ params.dry_run }}",
         max_codes="{{ params.max_codes }}",
-        map_index_template="{{ task.business_id }}",
+        map_index_template="business {{ task.business_id }}",
     ).expand_kwargs(fetch.output.map(_issue_kwargs))
     push = PushAdCodesOperator.partial(
         task_id="push_ad_codes",
@@ -290,7 +292,7 @@ with DAG(
         output_uri="{{ params.output_uri }}",
         file_format="{{ params.file_format }}",
         dry_run="{{ params.dry_run }}",
-        map_index_template="{{ task.business_id }}",
+        map_index_template="business {{ task.business_id }}",
     ).expand_kwargs(issue.output.map(_push_kwargs))
 
     @task(retries=1)

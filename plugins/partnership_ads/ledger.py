@@ -640,6 +640,11 @@ class Ledger:
                 statement, [(run_id, business_id, k, int(v), now) for k, v in sorted(figures.items())]
             )
 
+    def latest_run_id(self) -> str | None:
+        """The run whose figures were recorded last, or None."""
+        rows = self._query("SELECT run_id FROM pa_run_figures ORDER BY recorded_at DESC, run_id DESC LIMIT 1")
+        return rows[0][0] if rows else None
+
     def run_figures(self, run_id: str) -> dict[str, dict[str, int]]:
         """``{business_id: {figure: value}}`` for one run."""
         out: dict[str, dict[str, int]] = {}

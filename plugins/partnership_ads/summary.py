@@ -93,21 +93,18 @@ def build_summary(
 
 
 def summary_table(summary: dict[str, Any]) -> str:
-    """The summary as one table: a row per brand and a total row."""
-    sinks = summary["sinks"]
-    headers = ["business_id", *SUMMARY_OUTCOMES, *(f"delivered:{s}" for s in sinks)]
-    rows: list[list[Any]] = []
-    for business_id, entry in sorted(summary["brands"].items()):
-        rows.append(
-            [
-                business_id,
-                *(entry.get(o, 0) for o in SUMMARY_OUTCOMES),
-                *(entry["delivered"].get(s, 0) for s in sinks),
-            ]
-        )
+    """The summary as one table: a row per outcome and sink, a column per brand and a TOTAL column."""
+    brands = sorted(summary["brands"])
     totals = summary["totals"]
-    rows.append(["TOTAL", *(totals[o] for o in SUMMARY_OUTCOMES), *(totals["delivered"][s] for s in sinks)])
-    return format_table(headers, rows)
+    rows: list[list[Any]] = [
+        [outcome, *(summary["brands"][b].get(outcome, 0) for b in brands), totals[outcome]]
+        for outcome in SUMMARY_OUTCOMES
+    ]
+    rows.extend(
+        [f"delivered to {sink}", *(summary["brands"][b]["delivered"].get(sink, 0) for b in brands), total]
+        for sink, total in totals["delivered"].items()
+    )
+    return format_table(["outcome", *brands, "TOTAL"], rows)
 
 
 def record_summary(ledger: Ledger, run_id: str, summary: dict[str, Any]) -> None:
