@@ -104,7 +104,7 @@ class SqlTableSink(AdCodeSink):
             self.table,
             rows,
             target_fields=list(COLUMNS),
-            commit_every=0,
+            commit_every=max(1, len(rows)),  # one transaction (0 means "no chunks" to some hooks)
             replace=True,
             replace_index=["business_id", "content_id"],
         )

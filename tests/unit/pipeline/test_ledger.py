@@ -1,0 +1,157 @@
+"""The ledger on real SQLite and PostgreSQL: schema, claims, codes, outbox, run figures."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from partnership_ads.ledger import ClaimKind, CodeState, Ledger
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.unit.pipeline.conftest import FakeClock
+
+BRAND = "111"
+
+
+def _seen(ledger: Ledger, *content_ids: str, business_id: str = BRAND) -> None:
+    ledger.upsert_content(
+        business_id,
+        [
+            {
+                "content_id": c,
+                "platform": "INSTAGRAM",
+                "permalink": f"https://x/{c}",
+                "author_ig_user_id": "9",
+            }
+            for c in content_ids
+        ],
+        run_id="r1",
+    )
+    for c in content_ids:
+        ledger.record_brand_item(business_id, c, "issued", run_id="r1")
+
+
+def test_migrate_twice_applies_each_version_once(ledger: Ledger) -> None:
+    assert ledger.migrate() == []
+    assert ledger.applied_versions() == ["0001"]
+
+
+def test_a_second_process_migrating_a_migrated_database_changes_nothing(tmp_path: Path) -> None:
+    first = Ledger.from_sqlite_path(tmp_path / "l.db")
+    second = Ledger.from_sqlite_path(tmp_path / "l.db")
+    assert first.migrate() == ["0001"]
+    assert second.migrate() == []
+
+
+def test_first_claim_is_fresh_and_a_second_owner_sees_it_held(ledger: Ledger) -> None:
+    assert ledger.claim("1", owner="a", lease_seconds=60).kind == ClaimKind.FRESH
+    held = ledger.claim("1", owner="b", lease_seconds=60)
+    assert held.kind == ClaimKind.HELD
+    assert held.holder == "a"
+
+
+def test_claim_on_a_media_with_a_code_returns_the_code(ledger: Ledger) -> None:
+    ledger.claim("1", owner="a", lease_seconds=60)
+    ledger.record_code("1", "CODE", owner="a")
+    claim = ledger.claim("1", owner="b", lease_seconds=60)
+    assert (claim.kind, claim.ad_code) == (ClaimKind.HAS_CODE, "CODE")
+
+
+def test_expired_claim_is_recovered_by_the_next_owner(ledger: Ledger, clock: FakeClock) -> None:
+    ledger.claim("1", owner="crashed", lease_seconds=60)
+    clock.advance(61)
+    assert ledger.claim("1", owner="b", lease_seconds=60).kind == ClaimKind.RECOVERED
+    assert ledger.code("1").claimed_by == "b"
+
+
+def test_heartbeat_keeps_a_live_claim_from_being_taken(ledger: Ledger, clock: FakeClock) -> None:
+    ledger.claim("1", owner="a", lease_seconds=60)
+    clock.advance(50)
+    assert ledger.heartbeat("a", lease_seconds=60) == 1
+    clock.advance(50)
+    assert ledger.claim("1", owner="b", lease_seconds=60).kind == ClaimKind.HELD
+
+
+def test_failed_claim_is_recovered_not_fresh(ledger: Ledger) -> None:
+    ledger.claim("1", owner="a", lease_seconds=60)
+    ledger.record_failure("1", owner="a", error="boom")
+    assert ledger.code("1").state == CodeState.FAILED
+    assert ledger.claim("1", owner="b", lease_seconds=60).kind == ClaimKind.RECOVERED
+
+
+def test_revoked_media_is_not_claimed_again(ledger: Ledger) -> None:
+    ledger.record_code("1", "CODE", owner=None)
+    assert ledger.mark_revoked("1")
+    assert ledger.claim("1", owner="b", lease_seconds=60).kind == ClaimKind.REVOKED
+
+
+def test_harvest_reports_new_codes_only(ledger: Ledger) -> None:
+    assert ledger.harvest("1", "CODE", business_id=BRAND, owner_ig_user_id="9")
+    assert not ledger.harvest("1", "CODE", business_id=BRAND, owner_ig_user_id="9")
+    assert ledger.harvest("1", "NEWER", business_id=BRAND, owner_ig_user_id="9")
+    assert ledger.code("1").ad_code == "NEWER"
+
+
+def test_concurrent_claimers_get_exactly_one_fresh_claim(tmp_path: Path) -> None:
+    ledgers = [Ledger.from_sqlite_path(tmp_path / "l.db") for _ in range(8)]
+    ledgers[0].migrate()
+    kinds: list[ClaimKind] = []
+    barrier = threading.Barrier(len(ledgers))
+
+    def claim(i: int) -> None:
+        barrier.wait()
+        kinds.append(ledgers[i].claim("1", owner=f"o{i}", lease_seconds=60).kind)
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(len(ledgers))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert kinds.count(ClaimKind.FRESH) == 1
+    assert kinds.count(ClaimKind.HELD) == len(ledgers) - 1
+
+
+def test_pending_deliveries_lists_each_code_until_the_sink_has_it(ledger: Ledger) -> None:
+    _seen(ledger, "1", "2")
+    ledger.record_code("1", "C1", owner=None)
+    ledger.record_code("2", "C2", owner=None)
+    pending = ledger.pending_deliveries(BRAND, "sql")
+    assert [(r.content_id, r.ad_code, r.state) for r in pending] == [
+        ("1", "C1", "active"),
+        ("2", "C2", "active"),
+    ]
+    ledger.mark_delivered("sql", pending[:1])
+    assert [r.content_id for r in ledger.pending_deliveries(BRAND, "sql")] == ["2"]
+    assert len(ledger.pending_deliveries(BRAND, "webhook")) == 2
+
+
+def test_a_new_code_for_a_delivered_media_is_pending_again(ledger: Ledger) -> None:
+    _seen(ledger, "1")
+    ledger.record_code("1", "C1", owner=None)
+    ledger.mark_delivered("sql", ledger.pending_deliveries(BRAND, "sql"))
+    ledger.harvest("1", "C2", business_id=BRAND, owner_ig_user_id="9")
+    assert [r.ad_code for r in ledger.pending_deliveries(BRAND, "sql")] == ["C2"]
+
+
+def test_revocation_is_pending_only_for_sinks_that_had_the_code(ledger: Ledger) -> None:
+    _seen(ledger, "1")
+    ledger.record_code("1", "C1", owner=None)
+    ledger.mark_delivered("sql", ledger.pending_deliveries(BRAND, "sql"))
+    ledger.mark_revoked("1")
+    assert [r.state for r in ledger.pending_deliveries(BRAND, "sql")] == ["revoked"]
+    assert ledger.pending_deliveries(BRAND, "webhook") == []
+
+
+def test_run_figures_are_replaced_on_rerun_of_the_summary(ledger: Ledger) -> None:
+    ledger.record_run_figures("r1", BRAND, {"issued": 3})
+    ledger.record_run_figures("r1", BRAND, {"issued": 4, "known": 1})
+    assert ledger.run_figures("r1") == {BRAND: {"issued": 4, "known": 1}}
+    assert ledger.latest_run_id() == "r1"
+
+
+def test_content_upsert_keeps_one_row_per_brand_and_media(ledger: Ledger) -> None:
+    _seen(ledger, "1")
+    ledger.upsert_content(BRAND, [{"content_id": "1", "permalink": "https://y/1"}], run_id="r2")
+    assert ledger.content(BRAND, "1")["permalink"] == "https://y/1"

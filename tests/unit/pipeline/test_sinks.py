@@ -1,0 +1,97 @@
+"""Sinks: SQL upsert (SQLite and PostgreSQL), files in three formats, webhook signing, sink selection."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import pytest
+
+from partnership_ads.ledger import DeliveryRecord, SqliteFileHook, sql_hook_for
+from partnership_ads.sinks import FileSink, SqlTableSink, build_sinks, verify_signature
+from partnership_ads.sinks.base import DeliveryContext
+from partnership_ads.sinks.webhook import batch_body, idempotency_key, sign
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+CONTEXT = DeliveryContext(business_id="111", run_id="manual__2026-06-01T00:00:00+00:00")
+
+
+def _record(content_id: str, ad_code: str, state: str = "active") -> DeliveryRecord:
+    return DeliveryRecord(
+        "111", content_id, "9", f"https://x/{content_id}", ad_code, "2026-06-01", state, None
+    )
+
+
+def _sql_rows(sink: SqlTableSink) -> list[tuple]:
+    return sorted(sink.hook.get_records("SELECT content_id, ad_code, state FROM partnership_ad_codes"))
+
+
+def test_sql_sink_upserts_on_business_and_content_sqlite(tmp_path: Path) -> None:
+    sink = SqlTableSink(hook=SqliteFileHook(tmp_path / "db.sqlite"))
+    sink.deliver([_record("1", "A"), _record("2", "B")], CONTEXT)
+    sink.deliver([_record("1", "A2", "revoked")], CONTEXT)
+    assert _sql_rows(sink) == [("1", "A2", "revoked"), ("2", "B", "active")]
+
+
+def test_sql_sink_upserts_on_business_and_content_postgres(
+    postgres_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_PARTNERSHIP_ADS_DB", postgres_database)
+    sink = SqlTableSink(hook=sql_hook_for("partnership_ads_db"))
+    sink.deliver([_record("1", "A"), _record("2", "B")], CONTEXT)
+    sink.deliver([_record("1", "A2")], CONTEXT)
+    assert _sql_rows(sink) == [("1", "A2", "active"), ("2", "B", "active")]
+
+
+@pytest.mark.parametrize("file_format", ["csv", "parquet", "jsonl"])
+def test_file_sink_writes_one_file_per_run_and_brand(tmp_path: Path, file_format: str) -> None:
+    sink = FileSink(output_uri=str(tmp_path), file_format=file_format)
+    sink.deliver([_record("1", "A")], CONTEXT)
+    sink.deliver([_record("2", "B"), _record("1", "A")], CONTEXT)
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(files) == 1
+    reader = {"csv": pd.read_csv, "parquet": pd.read_parquet, "jsonl": lambda p: pd.read_json(p, lines=True)}
+    frame = reader[file_format](files[0])
+    assert list(frame["ad_code"]) == ["A", "B"]
+    assert files[0].parent.name == "111"
+
+
+def test_signature_verifies_the_exact_body_and_rejects_a_tampered_one() -> None:
+    body = batch_body([_record("1", "A")], CONTEXT)
+    header = sign(body, "s3cret")
+    assert verify_signature(body, header, "s3cret")
+    assert not verify_signature(body.replace(b'"A"', b'"Z"'), header, "s3cret")
+    assert not verify_signature(body, header, "other")
+    assert not verify_signature(body, None, "s3cret")
+
+
+def test_idempotency_key_is_the_same_for_the_same_batch_in_any_order() -> None:
+    one = idempotency_key("111", [_record("1", "A"), _record("2", "B")])
+    assert one == idempotency_key("111", [_record("2", "B"), _record("1", "A")])
+    assert one != idempotency_key("111", [_record("1", "A")])
+    assert one != idempotency_key("222", [_record("1", "A"), _record("2", "B")])
+
+
+def test_batch_body_is_compact_sorted_json() -> None:
+    body = batch_body([_record("1", "A")], CONTEXT)
+    assert body == json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+
+
+def test_default_sinks_are_sql_plus_what_is_configured(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_PARTNERSHIP_ADS_WEBHOOK", raising=False)
+    assert [s.name for s in build_sinks(None)] == ["sql"]
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_PARTNERSHIP_ADS_WEBHOOK", json.dumps({"conn_type": "http", "host": "http://h"})
+    )
+    assert [s.name for s in build_sinks(None, output_uri=str(tmp_path))] == ["sql", "webhook", "files"]
+    assert [s.name for s in build_sinks(["files"], output_uri=str(tmp_path))] == ["files"]
+
+
+def test_selecting_an_unconfigured_sink_says_what_to_configure(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="output_uri"):
+        build_sinks(["files"])

@@ -1,0 +1,36 @@
+"""The run summary table."""
+
+from __future__ import annotations
+
+from partnership_ads.summary import build_summary, format_table, summary_table
+
+
+def test_table_aligns_numbers_right_and_text_left() -> None:
+    table = format_table(["outcome", "items"], [["issued", 5], ["awaiting_creator_authorisation", 12]])
+    lines = table.splitlines()
+    assert lines[3] == "| issued                         |     5 |"
+    assert len({len(line) for line in lines}) == 1
+
+
+def test_summary_merges_brands_and_counts_delivered_per_sink() -> None:
+    summary = build_summary(
+        [
+            {"business_id": "1", "counts": {"issued": 2, "awaiting_creator_authorisation": 1}},
+            {"business_id": "2", "counts": {"issued": 3}},
+        ],
+        [
+            {"business_id": "1", "delivered": {"sql": 2, "webhook": 2}},
+            {"business_id": "2", "delivered": {"sql": 3, "webhook": 0}},
+        ],
+    )
+    assert summary["totals"]["issued"] == 5
+    assert summary["totals"]["delivered"] == {"sql": 5, "webhook": 2}
+    assert summary["delivered_any"]
+    assert "delivered to webhook" in summary_table(summary)
+
+
+def test_nothing_delivered_means_no_asset_update() -> None:
+    summary = build_summary(
+        [{"business_id": "1", "counts": {"known": 4}}], [{"business_id": "1", "delivered": {"sql": 0}}]
+    )
+    assert not summary["delivered_any"]
