@@ -1,0 +1,168 @@
+"""Fetch, issue, push and revoke against the real graph sandbox (real HTTP, real SQLite)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import TYPE_CHECKING
+
+import pytest
+from airflow.sdk.exceptions import AirflowException
+
+from include.demo import DEMO_WEBHOOK_SECRET
+from partnership_ads.ledger import ClaimKind
+from partnership_ads.operators import RevokeAdCodesOperator
+from partnership_ads.sinks import verify_signature
+from partnership_ads.snapshot import iter_rows
+from tests.integration.pipeline.conftest import context
+
+if TYPE_CHECKING:
+    from tests.integration.pipeline.conftest import Pipeline
+
+
+def test_fetch_writes_a_snapshot_and_returns_only_a_summary(pipeline: Pipeline) -> None:
+    fetched = pipeline.fetch()
+    assert fetched["items"] > 0
+    assert sum(fetched["by_platform"].values()) == fetched["items"]
+    assert "AD_READY" in fetched["by_ad_eligibility"]
+    assert len(json.dumps(fetched)) < 2000
+
+
+def test_every_ad_ready_instagram_item_gets_exactly_one_code(pipeline: Pipeline) -> None:
+    issued = pipeline.issue(pipeline.fetch())
+    counts = issued["counts"]
+    assert counts["issued"] == len(pipeline.created_codes()) > 0
+    assert counts["failed"] == 0
+    codes = pipeline.ledger.codes(states=["issued"])
+    assert {c.ad_code for c in codes} == {c["ad_code"] for c in pipeline.created_codes()}
+
+
+def test_rerun_of_the_same_day_issues_nothing_new(pipeline: Pipeline) -> None:
+    first = pipeline.issue(pipeline.fetch())
+    posts = len(pipeline.posts())
+    second = pipeline.issue(pipeline.fetch(), run_id="manual__1")
+    assert second["counts"]["issued"] == 0
+    assert len(pipeline.posts()) == posts
+    assert (
+        second["counts"]["known"]
+        == first["counts"]["issued"] + first["counts"]["known"] + first["counts"]["harvested"]
+    )
+
+
+def test_item_without_creator_credentials_is_reported_not_dropped(pipeline: Pipeline) -> None:
+    issued = pipeline.issue(pipeline.fetch())
+    waiting = issued["listed"]["awaiting_creator_authorisation"]
+    assert issued["counts"]["awaiting_creator_authorisation"] == len(waiting) > 0
+    missing = set(pipeline.facts["creators_without_connection"])
+    for item in waiting:
+        assert any(creator in item["detail"] for creator in missing)
+    recorded = pipeline.ledger.brand_items(
+        pipeline.brand["business_id"], status="awaiting_creator_authorisation"
+    )
+    assert {r[0] for r in recorded} == {i["content_id"] for i in waiting}
+
+
+def test_dry_run_issues_nothing_and_delivers_nothing(pipeline: Pipeline) -> None:
+    planned = pipeline.issue(pipeline.fetch(), dry_run=True)
+    pushed = pipeline.push(dry_run=True)
+    assert planned["counts"]["planned"] > 0
+    assert planned["counts"]["issued"] == 0
+    assert pipeline.posts() == []
+    assert pushed["delivered"] == {}
+    assert pipeline.sandbox.webhook_deliveries() == []
+
+
+def test_max_codes_caps_new_codes_and_defers_the_rest(pipeline: Pipeline) -> None:
+    issued = pipeline.issue(pipeline.fetch(), max_codes=3)
+    assert issued["counts"]["issued"] == 3
+    assert issued["counts"]["deferred"] > 0
+    assert len(pipeline.created_codes()) == 3
+
+
+def test_unfinished_claim_is_looked_up_before_any_post(pipeline: Pipeline) -> None:
+    fetched = pipeline.fetch()
+    pipeline.issue(fetched, max_codes=1)
+    media_id = pipeline.ledger.codes(states=["issued"])[0].content_id
+    # Simulate a crash between POST and ledger write: the media's claim is left "issuing" and expired.
+    ledger = pipeline.ledger
+    ledger._execute(
+        "UPDATE pa_ad_codes SET state = 'issuing', ad_code = NULL, claimed_by = 'dead', "
+        "claim_expires_at = '2000-01-01T00:00:00.000000Z' WHERE content_id = ?",
+        (media_id,),
+    )
+    posts_before = len(pipeline.posts())
+    # The old snapshot does not show the code, so only the lookup can find it.
+    result = pipeline.issue(fetched, run_id="manual__2", max_codes=0)
+    assert pipeline.ledger.code(media_id).ad_code == pipeline.created_codes()[0]["ad_code"]
+    assert len(pipeline.posts()) == posts_before
+    assert result["counts"]["issued"] == 0
+    assert result["counts"]["harvested"] >= 1
+
+
+def test_live_claim_of_another_attempt_is_not_stolen(pipeline: Pipeline) -> None:
+    fetched = pipeline.fetch()
+    ledger = pipeline.ledger
+    ledger.migrate()
+    candidate = next(
+        r
+        for r in iter_rows(
+            fetched["snapshot_path"],
+            columns=["content_id", "platform", "ad_eligibility", "ad_code", "author_ig_user_id"],
+        )
+        if r["platform"] == "INSTAGRAM"
+        and r["ad_eligibility"] == "AD_READY"
+        and not r["ad_code"]
+        and r["author_ig_user_id"] in pipeline.facts["creators_with_connection"]
+    )
+    assert (
+        ledger.claim(candidate["content_id"], owner="other-run", lease_seconds=3600).kind == ClaimKind.FRESH
+    )
+    result = pipeline.issue(fetched)
+    assert result["counts"]["claimed_elsewhere"] == 1
+    assert candidate["content_id"] not in {c["media_id"] for c in pipeline.created_codes()}
+
+
+def test_failed_sink_gets_every_code_on_the_next_try_and_the_others_none_twice(pipeline: Pipeline) -> None:
+    pipeline.issue(pipeline.fetch())
+    pipeline.sandbox.schedule_fault(method="POST", path="/__sandbox__/webhook", kind="http_500", count=1)
+    with pytest.raises(AirflowException, match="webhook"):
+        pipeline.push()
+    sql_path = pipeline.facts["ledger_path"]
+    with sqlite3.connect(sql_path) as conn:
+        sql_rows = conn.execute("SELECT COUNT(*) FROM partnership_ad_codes").fetchone()[0]
+    assert pipeline.sandbox.webhook_deliveries() == []
+    second = pipeline.push(try_number=2)
+    assert second["delivered"]["webhook"] == sql_rows
+    assert second["delivered"]["sql"] == 0
+    assert second["delivered"]["files"] == 0
+    delivered = [c for d in pipeline.sandbox.webhook_deliveries() for c in d["body"]["ad_codes"]]
+    assert len(delivered) == sql_rows == len({c["content_id"] for c in delivered})
+
+
+def test_webhook_batches_carry_a_valid_signature_and_idempotency_key(pipeline: Pipeline) -> None:
+    pipeline.issue(pipeline.fetch())
+    pipeline.push()
+    deliveries = pipeline.sandbox.webhook_deliveries()
+    assert deliveries
+    for delivery in deliveries:
+        body = json.dumps(delivery["body"], sort_keys=True, separators=(",", ":")).encode()
+        headers = {k.lower(): v for k, v in delivery["headers"].items()}
+        assert verify_signature(body, headers["x-partnership-ads-signature"], DEMO_WEBHOOK_SECRET)
+        assert len(headers["idempotency-key"]) == 64
+        assert "authorization" not in headers
+
+
+def test_revoke_deletes_the_code_and_tells_the_sinks(pipeline: Pipeline) -> None:
+    pipeline.issue(pipeline.fetch())
+    pipeline.push()
+    media_id = pipeline.ledger.codes(states=["issued"])[0].content_id
+    op = RevokeAdCodesOperator(task_id="revoke", media_ids=[media_id])
+    result = op.execute(context("manual__revoke"))
+    assert result["revoked"] == [media_id]
+    assert not any(c["valid"] for c in pipeline.sandbox.ad_codes() if c["media_id"] == media_id)
+    with sqlite3.connect(pipeline.facts["ledger_path"]) as conn:
+        state = conn.execute(
+            "SELECT state FROM partnership_ad_codes WHERE content_id = ?", (media_id,)
+        ).fetchone()
+    assert state == ("revoked",)
+    assert pipeline.issue(pipeline.fetch(run_id="manual__3"), run_id="manual__3")["counts"]["issued"] == 0
