@@ -247,7 +247,7 @@ with DAG(
         "max_retry_delay": dt.timedelta(minutes=30),
     },
     tags=["partnership_ads", "meta"],
-):
+) as dag:
 
     @task(retries=0)
     def resolve_brands() -> list[dict[str, Any]]:
