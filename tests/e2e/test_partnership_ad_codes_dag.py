@@ -1,0 +1,115 @@
+"""`airflow dags test partnership_ad_codes` end to end against a spawned graph sandbox.
+
+One sandbox and one ledger for the module: the first run issues, the same-day rerun must issue nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from include.demo import airflow_environment, pipeline_environment, run_airflow
+from include.graph_sandbox.testing import spawn_sandbox
+from partnership_ads.ledger import Ledger
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from include.graph_sandbox.testing import SandboxProcess
+
+pytestmark = pytest.mark.e2e
+LOGICAL_DATE = "2026-06-01T00:00:00+00:00"
+
+
+class Deployment:
+    def __init__(
+        self, sandbox: SandboxProcess, env: dict[str, str], facts: dict[str, Any], state: Path
+    ) -> None:
+        self.sandbox = sandbox
+        self.env = env
+        self.facts = facts
+        self.state = state
+        self.runs = 0
+
+    def dags_test(self, *extra: str) -> tuple[int, str]:
+        self.runs += 1
+        log_path = self.state / f"dags-test-{self.runs}.log"
+        code = run_airflow(["dags", "test", "partnership_ad_codes", *extra], self.env, log_path, timeout=300)
+        return code, log_path.read_text()
+
+    @property
+    def ledger(self) -> Ledger:
+        return Ledger.from_sqlite_path(self.facts["ledger_path"])
+
+    def created(self) -> list[dict[str, Any]]:
+        return [c for c in self.sandbox.ad_codes() if c["origin"] != "seeded"]
+
+
+@pytest.fixture(scope="module")
+def deployment(airflow_db: Path) -> Iterator[Deployment]:
+    state = airflow_db / "pipeline-e2e"
+    state.mkdir(parents=True, exist_ok=True)
+    sandbox = spawn_sandbox(port=0, seed=11, items=300)
+    try:
+        extra, facts = pipeline_environment(sandbox, state_dir=state, output_uri=str(state / "out"))
+        yield Deployment(sandbox, airflow_environment(airflow_db, extra), facts, state)
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture(scope="module")
+def first_run(deployment: Deployment) -> dict[str, Any]:
+    code, log = deployment.dags_test(LOGICAL_DATE)
+    assert code == 0, log[-4000:]
+    run_id = deployment.ledger.latest_run_id()
+    return {"run_id": run_id, "figures": deployment.ledger.run_figures(run_id), "log": log}
+
+
+def test_bad_trigger_parameter_fails_the_first_task_before_any_call(deployment: Deployment) -> None:
+    before = len(deployment.sandbox.requests_log())
+    code, log = deployment.dags_test("-c", json.dumps({"start_date": "2026-01-01"}))
+    assert code != 0 or "failed" in log.lower()
+    assert "Invalid parameter: end_date" in log
+    assert len(deployment.sandbox.requests_log()) == before
+
+
+def test_full_run_issues_what_the_sandbox_records_and_every_sink_has_it(
+    deployment: Deployment, first_run: dict[str, Any]
+) -> None:
+    figures = first_run["figures"]
+    assert len(figures) == 2, "the demo brand list has two brands, each a mapped task instance"
+    issued = sum(f["issued"] for f in figures.values())
+    assert issued == len(deployment.created()) > 0
+    ledger_codes = {c.ad_code for c in deployment.ledger.codes(states=["issued"])}
+    assert ledger_codes == {c["ad_code"] for c in deployment.created()}
+    with sqlite3.connect(deployment.facts["ledger_path"]) as conn:
+        table = set(conn.execute("SELECT business_id, content_id, ad_code FROM partnership_ad_codes"))
+    assert ledger_codes <= {row[2] for row in table}
+    webhook = {
+        (d["body"]["business_id"], c["content_id"], c["ad_code"])
+        for d in deployment.sandbox.webhook_deliveries()
+        for c in d["body"]["ad_codes"]
+    }
+    assert webhook == table
+    files = list((deployment.state / "out").rglob("*.csv"))
+    assert len(files) == 2
+    for sink in ("sql", "webhook", "files"):
+        assert sum(f[f"delivered:{sink}"] for f in figures.values()) == len(table)
+    assert sum(f["awaiting_creator_authorisation"] for f in figures.values()) > 0
+    assert "Run summary" in first_run["log"]
+
+
+def test_same_day_rerun_issues_nothing_new(deployment: Deployment, first_run: dict[str, Any]) -> None:
+    created = len(deployment.created())
+    code, log = deployment.dags_test()
+    assert code == 0, log[-4000:]
+    run_id = deployment.ledger.latest_run_id()
+    assert run_id != first_run["run_id"]
+    figures = deployment.ledger.run_figures(run_id)
+    assert sum(f["issued"] for f in figures.values()) == 0
+    assert len(deployment.created()) == created
+    assert sum(f.get("delivered:sql", 0) for f in figures.values()) == 0
