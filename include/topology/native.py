@@ -354,7 +354,9 @@ class NativeTopology:
                 what=f"the graph sandbox on {state.sandbox_url} (log {self._log_path('graph-sandbox')})",
             )
             connections = sandbox_environment(
-                state.sandbox_url, ledger_uri=config.postgres_uri(config.ledger_database)
+                state.sandbox_url,
+                ledger_uri=config.postgres_uri(config.ledger_database),
+                state_dir=config.home,
             )
         else:
             state.sandbox_url = ""
