@@ -492,6 +492,29 @@ class Ledger:
         )
         return True
 
+    def record_throttle(self, conn_id: str, *, wait_seconds: float) -> None:
+        """Record that Meta throttled connection ``conn_id`` for ``wait_seconds`` from now (later end wins).
+
+        Every task and try reads it with :meth:`throttled_for` before calling with that connection.
+        """
+        now = self.clock()
+        until = iso(now + timedelta(seconds=wait_seconds))
+        self._execute(
+            "INSERT INTO pa_throttles (conn_id, blocked_until, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (conn_id) DO UPDATE SET blocked_until = CASE WHEN excluded.blocked_until > "
+            "pa_throttles.blocked_until THEN excluded.blocked_until ELSE pa_throttles.blocked_until END, "
+            "updated_at = excluded.updated_at",
+            (conn_id, until, iso(now)),
+        )
+
+    def throttled_for(self, conn_id: str) -> float:
+        """Seconds left of a recorded throttle on ``conn_id`` (0 when there is none)."""
+        rows = self._query("SELECT blocked_until FROM pa_throttles WHERE conn_id = ?", (conn_id,))
+        if not rows:
+            return 0.0
+        until = datetime.strptime(rows[0][0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        return max(0.0, (until - self.clock()).total_seconds())
+
     def record_failure(self, content_id: str, *, owner: str, error: str) -> None:
         """End ``owner``'s claim as failed (a later attempt recovers it: lookup first, then POST)."""
         self._execute(

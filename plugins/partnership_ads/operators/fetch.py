@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from partnership_ads.ledger import DEFAULT_LEDGER_CONN_ID, Ledger
+from partnership_ads.operators.throttle_retry import ThrottleAwareRetryPolicy
 from partnership_ads.snapshot import DEFAULT_FIELDS, SnapshotWriter, default_snapshot_root, flatten
 
 if TYPE_CHECKING:
@@ -81,6 +82,9 @@ class FetchAdvertisableContentOperator(BaseOperator):
         page_size: int = 50,
         **kwargs: Any,
     ) -> None:
+        if kwargs.get("retry_policy") is None:
+            # A throttle beyond max_throttle_wait_seconds: retry no sooner than Meta said.
+            kwargs["retry_policy"] = ThrottleAwareRetryPolicy()
         super().__init__(**kwargs)
         self.business_id = business_id
         self.fb_page_id = fb_page_id

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
+from partnership_ads.graph.errors import GraphThrottleError
 from partnership_ads.ledger import DEFAULT_LEDGER_CONN_ID, ClaimKind, CodeState, Ledger, connection_exists
+from partnership_ads.operators.throttle_retry import ThrottleAwareRetryPolicy
 from partnership_ads.snapshot import iter_rows
 from partnership_ads.summary import format_table
 
@@ -56,6 +59,7 @@ class _Result:
     detail: str | None = None
     retryable: bool = False
     ad_code: str | None = None
+    wait_seconds: float | None = None  # a throttle's told wait, when that is why it failed
 
 
 class IssueAdCodesOperator(BaseOperator):
@@ -112,6 +116,8 @@ class IssueAdCodesOperator(BaseOperator):
         creator_conn_prefix: str = CREATOR_CONN_PREFIX,
         **kwargs: Any,
     ) -> None:
+        if kwargs.get("retry_policy") is None:
+            kwargs["retry_policy"] = ThrottleAwareRetryPolicy()
         super().__init__(**kwargs)
         self.snapshot_path = snapshot_path
         self.business_id = business_id
@@ -291,13 +297,35 @@ class IssueAdCodesOperator(BaseOperator):
                 if not allow_post():
                     ledger.release_claim(content_id, owner=owner)
                     return _Result(content_id, "deferred", f"over max_codes={self.max_codes}")
-                ad_code = hook_for(conn_id).create_partnership_ad_code(content_id, discovery=scope)
+                hook = hook_for(conn_id)
+                # A throttle another task or try was told about: do not call before it is over.
+                blocked = ledger.throttled_for(conn_id)
+                if blocked > hook.settings.retry.max_throttle_wait_seconds:
+                    raise GraphThrottleError(
+                        f"connection {conn_id} is throttled for {blocked:.0f}s more (told to an earlier "
+                        "attempt); not calling before that",
+                        wait_seconds=blocked,
+                        method="POST",
+                        path=f"{content_id}/partnership_ad_code",
+                    )
+                if blocked > 0:
+                    time.sleep(blocked)
+                ad_code = hook.create_partnership_ad_code(content_id, discovery=scope)
                 ledger.record_code(content_id, ad_code, owner=owner, state=CodeState.ISSUED)
                 return _Result(content_id, "issued", ad_code=ad_code)
             except Exception as exc:
                 detail = _describe_error(exc)
                 ledger.record_failure(content_id, owner=owner, error=detail)
-                return _Result(content_id, "failed", detail, retryable=bool(getattr(exc, "retryable", True)))
+                wait = getattr(exc, "wait_seconds", None)
+                if isinstance(exc, GraphThrottleError) and wait:
+                    ledger.record_throttle(conn_id, wait_seconds=float(wait))
+                return _Result(
+                    content_id,
+                    "failed",
+                    detail,
+                    retryable=bool(getattr(exc, "retryable", True)),
+                    wait_seconds=getattr(exc, "wait_seconds", None),
+                )
 
         beat = threading.Thread(target=heartbeat, name="claim-heartbeat", daemon=True)
         beat.start()
@@ -364,12 +392,16 @@ class IssueAdCodesOperator(BaseOperator):
             self.log.info("  awaiting creator authorisation: %s (%s)", item["content_id"], item["detail"])
         retryable = [r for r in results if r.outcome == "failed" and r.retryable]
         if retryable:
-            raise AirflowException(
+            error = AirflowException(
                 f"{len(retryable)} ad code(s) for business {business_id} failed with retryable errors "
                 f"(first: {retryable[0].content_id}: {retryable[0].detail}). Every code obtained is "
                 f"recorded; "
                 "the retry looks these media up before posting again."
             )
+            waits = [r.wait_seconds for r in retryable if r.wait_seconds]
+            # Read by ThrottleAwareRetryPolicy: the retry must not call before Meta's throttle is over.
+            error.wait_seconds = max(waits) if waits else None  # type: ignore[attr-defined]
+            raise error
         return summary
 
 

@@ -35,13 +35,13 @@ def _seen(ledger: Ledger, *content_ids: str, business_id: str = BRAND) -> None:
 
 def test_migrate_twice_applies_each_version_once(ledger: Ledger) -> None:
     assert ledger.migrate() == []
-    assert ledger.applied_versions() == ["0001"]
+    assert ledger.applied_versions() == [version for version, _ in ledger.migrations()]
 
 
 def test_a_second_process_migrating_a_migrated_database_changes_nothing(tmp_path: Path) -> None:
     first = Ledger.from_sqlite_path(tmp_path / "l.db")
     second = Ledger.from_sqlite_path(tmp_path / "l.db")
-    assert first.migrate() == ["0001"]
+    assert first.migrate() == [version for version, _ in first.migrations()]
     assert second.migrate() == []
 
 
@@ -155,3 +155,15 @@ def test_content_upsert_keeps_one_row_per_brand_and_media(ledger: Ledger) -> Non
     _seen(ledger, "1")
     ledger.upsert_content(BRAND, [{"content_id": "1", "permalink": "https://y/1"}], run_id="r2")
     assert ledger.content(BRAND, "1")["permalink"] == "https://y/1"
+
+
+def test_a_recorded_throttle_blocks_the_connection_until_its_end_and_the_later_end_wins(
+    ledger: Ledger, clock: FakeClock
+) -> None:
+    ledger.record_throttle("meta_graph_creator_1", wait_seconds=30)
+    ledger.record_throttle("meta_graph_creator_1", wait_seconds=10)
+    clock.advance(20)
+    assert ledger.throttled_for("meta_graph_creator_1") == 10
+    assert ledger.throttled_for("meta_graph_creator_2") == 0
+    clock.advance(15)
+    assert ledger.throttled_for("meta_graph_creator_1") == 0
