@@ -196,3 +196,9 @@ def describe_faults(specs: list[dict[str, Any]]) -> str:
         parts.append(text)
     counts = Counter(parts)
     return ", ".join(f"{k}" + (f" x{n}" if n > 1 else "") for k, n in counts.items())
+
+
+def describe_fired(log: list[dict[str, Any]]) -> str:
+    """The faults that actually fired, from the sandbox's request log (``kind METHOD xN``)."""
+    counts = Counter(f"{e['fault']} {e['method']}" for e in log if e.get("fault"))
+    return ", ".join(f"{k} x{n}" for k, n in sorted(counts.items()))

@@ -153,6 +153,8 @@ class DrillEnv:
         home.mkdir()
         shutil.copy(airflow_db, home / "airflow.db")
         env = airflow_environment(home, extra_env)
+        # The demo and the e2e tests turn retries off; the drills run the DAG's own retry count.
+        env.pop("PARTNERSHIP_ADS_TASK_RETRIES", None)
         eligible = eligible_items(sandbox, facts["brands"], set(facts["creators_with_connection"]))
         tokens = [t["access_token"] for t in sandbox.tokens()]
         app_ids = {t["app_id"] for t in sandbox.tokens()}

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from include.drills.audit import audit, describe_faults
+from include.drills.audit import audit, describe_fired
 from include.drills.results import DrillResult
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def test_ten_percent_transient_faults_end_with_one_valid_code_per_item_in_every_
     DrillResult(
         drill="transient_faults",
         trials=1,
-        faults=f"{len(faulted)} of {len(graph_calls)} calls ({share:.0%}): {describe_faults(FAULTS)}",
+        faults=f"{len(faulted)} of {len(graph_calls)} calls ({share:.0%}): {describe_fired(log)}",
         expected=result.expected,
         issued=result.issued,
         invalidated=result.invalidated,
