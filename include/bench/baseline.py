@@ -85,12 +85,14 @@ def run(
     creator_tokens: dict[str, str],
     db_path: str,
     extra_params: dict[str, str] | None = None,
+    max_codes: int | None = None,
     timeout: float = 60.0,
 ) -> dict[str, int]:
     """Discover, issue one code at a time, and write each code as a row of ``partnership_ad_codes`` in SQLite.
 
     Returns counts: ``items`` seen, ``issued`` (new codes), ``harvested`` (codes already present),
-    ``skipped_no_token`` (owner without a token). Any HTTP error ends the run with ``requests.HTTPError``.
+    ``skipped_no_token`` (owner without a token). At most ``max_codes`` new codes are requested. Any HTTP
+    error ends the run with ``requests.HTTPError``.
     """
     base = f"{base_url.rstrip('/')}/{api_version}"
     params: dict[str, str] = dict(extra_params or {})
@@ -123,7 +125,7 @@ def run(
             counts["skipped_no_token"] += 1
             continue
         to_issue.append((item, owner_token))
-    for item, owner_token in to_issue:
+    for item, owner_token in to_issue[:max_codes]:
         response = session.post(
             f"{base}/{item['content_id']}/partnership_ad_code",
             headers={"Authorization": f"OAuth {owner_token}"},
@@ -162,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fb-page-id")
     parser.add_argument("--db", required=True, help="SQLite file the codes are written to")
     parser.add_argument("--param", action="append", default=[], help="extra discovery filter NAME=VALUE")
+    parser.add_argument("--max-codes", type=int, help="request at most this many new codes")
     args = parser.parse_args(argv)
     counts = run(
         base_url=args.base_url,
@@ -173,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         creator_tokens=json.loads(os.environ.get("BASELINE_CREATOR_TOKENS", "{}")),
         db_path=args.db,
         extra_params=dict(p.split("=", 1) for p in args.param),
+        max_codes=args.max_codes,
     )
     print(json.dumps(counts), flush=True)
     return 0

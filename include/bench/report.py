@@ -107,13 +107,15 @@ def text_table(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
-def write_json(rows: list[Row], settings: dict[str, Any], path: Path, started: datetime) -> Path:
+def write_json(
+    rows: list[Row], settings: dict[str, Any], path: Path, started: datetime, host: dict[str, Any]
+) -> Path:
     """Write every row (with all samples) plus the machine and the settings to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "started_at": started.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
-        "machine": machine(),
+        "machine": host,
         "settings": settings,
         "all_met": all(row.met for row in rows),
         "rows": [asdict(row) for row in rows],

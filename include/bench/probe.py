@@ -1,0 +1,135 @@
+"""One measurement in a fresh process: ``python -m include.bench.probe KIND [options]``.
+
+The benchmark runner starts a probe per sample so that every sample pays the same start-up, imports outside
+the timed section, keeps its task logs out of the terminal (stderr goes to a file) and, for memory, has a peak
+RSS of its own. The probe prints one JSON line on stdout, its result.
+
+Kinds:
+- ``discovery``: walk ``iter_advertisable_content`` sequentially; ``--partitions N --start-date --end-date``
+  for the partitioned walk. Result: seconds, items, and (with ``--ids-file``) the content ids in order.
+- ``fetch``: run ``FetchAdvertisableContentOperator`` (snapshot + ledger). Result: seconds, items, pages,
+  snapshot_path, peak RSS (``ru_maxrss``) after imports and at the end.
+- ``issue``: run ``IssueAdCodesOperator`` on a snapshot. Result: seconds and counts by outcome.
+
+Connections come from the environment (``AIRFLOW_CONN_*``), as in a task.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from types import SimpleNamespace
+from typing import Any
+
+
+def _peak_rss_mb() -> float:
+    # ru_maxrss is in kilobytes on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _context(run_id: str) -> dict[str, Any]:
+    """The part of a task context the operators read."""
+    ti = SimpleNamespace(dag_id="bench", task_id="bench", run_id=run_id, map_index=-1, try_number=1)
+    return {"run_id": run_id, "ti": ti}
+
+
+def discovery(args: argparse.Namespace) -> dict[str, Any]:
+    from partnership_ads.hooks import PartnershipAdsHook
+    from partnership_ads.snapshot import DEFAULT_FIELDS
+
+    hook = PartnershipAdsHook(meta_conn_id=args.meta_conn_id)
+    hook.get_conn()  # session set-up (connection settings, masking) is not part of the walk
+    filters: dict[str, Any] = {}
+    if args.start_date:
+        filters.update(start_date=args.start_date, end_date=args.end_date, sort_by="DATE")
+    ids: list[str] = []
+    start = time.perf_counter()
+    for item in hook.iter_advertisable_content(
+        args.business_id,
+        ig_user_id=args.ig_user_id,
+        fb_page_id=args.fb_page_id,
+        fields=DEFAULT_FIELDS,
+        page_size=args.page_size,
+        partitions=args.partitions,
+        **filters,
+    ):
+        ids.append(item["content_id"])
+    seconds = time.perf_counter() - start
+    if args.ids_file:
+        with open(args.ids_file, "w") as handle:
+            json.dump(ids, handle)
+    return {"seconds": seconds, "items": len(ids), "unique": len(set(ids))}
+
+
+def fetch(args: argparse.Namespace) -> dict[str, Any]:
+    from partnership_ads.operators import FetchAdvertisableContentOperator
+
+    operator = FetchAdvertisableContentOperator(
+        task_id="fetch_advertisable_content",
+        business_id=args.business_id,
+        ig_user_id=args.ig_user_id,
+        fb_page_id=args.fb_page_id,
+        meta_conn_id=args.meta_conn_id,
+        snapshot_root=args.snapshot_root,
+    )
+    rss_before = _peak_rss_mb()
+    start = time.perf_counter()
+    summary = operator.execute(_context(args.run_id))
+    seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "items": summary["items"],
+        "pages": summary["pages"],
+        "snapshot_path": summary["snapshot_path"],
+        "peak_rss_mb_after_imports": rss_before,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def issue(args: argparse.Namespace) -> dict[str, Any]:
+    from partnership_ads.operators import IssueAdCodesOperator
+
+    operator = IssueAdCodesOperator(
+        task_id="issue_ad_codes",
+        snapshot_path=args.snapshot_path,
+        business_id=args.business_id,
+        ig_user_id=args.ig_user_id,
+        fb_page_id=args.fb_page_id,
+        meta_conn_id=args.meta_conn_id,
+        max_codes=args.max_codes,
+        max_concurrency=args.concurrency,
+    )
+    start = time.perf_counter()
+    summary = operator.execute(_context(args.run_id))
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "counts": summary["counts"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m include.bench.probe")
+    parser.add_argument("kind", choices=("discovery", "fetch", "issue"))
+    parser.add_argument("--business-id", required=True)
+    parser.add_argument("--ig-user-id")
+    parser.add_argument("--fb-page-id")
+    parser.add_argument("--meta-conn-id", default="meta_graph_default")
+    parser.add_argument("--page-size", type=int, default=50)
+    parser.add_argument("--partitions", type=int, default=1)
+    parser.add_argument("--start-date")
+    parser.add_argument("--end-date")
+    parser.add_argument("--ids-file")
+    parser.add_argument("--snapshot-root")
+    parser.add_argument("--snapshot-path")
+    parser.add_argument("--run-id", default="bench")
+    parser.add_argument("--max-codes", type=int)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args(argv)
+    result = {"discovery": discovery, "fetch": fetch, "issue": issue}[args.kind](args)
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
