@@ -92,8 +92,17 @@ class Audit:
         )
 
 
-def audit(drill: DrillEnv, *, sinks: tuple[str, ...] = SINKS, ledger: Ledger | None = None) -> Audit:
-    """Check the sandbox, the ledger and ``sinks`` against the drill's eligible items (see the module doc)."""
+def audit(
+    drill: DrillEnv,
+    *,
+    sinks: tuple[str, ...] = SINKS,
+    ledger: Ledger | None = None,
+    sql_rows: list[tuple[str, str, str, str]] | None = None,
+) -> Audit:
+    """Check the sandbox, the ledger and ``sinks`` against the drill's eligible items (see the module doc).
+
+    :param sql_rows: the SQL sink's rows when its table is not in the ledger's database.
+    """
     result = Audit()
     codes = drill.sandbox.ad_codes()
     created = Counter(c["media_id"] for c in codes if c["origin"] != "seeded")
@@ -108,7 +117,8 @@ def audit(drill: DrillEnv, *, sinks: tuple[str, ...] = SINKS, ledger: Ledger | N
 
     ledger = ledger or open_ledger(drill)
     ledger_codes = {row.content_id: row for row in ledger.codes()}
-    sql_rows = sql_sink_rows(ledger) if "sql" in sinks else []
+    if sql_rows is None:
+        sql_rows = sql_sink_rows(ledger) if "sql" in sinks else []
     sql_by_key: dict[tuple[str, str], list[str]] = defaultdict(list)
     for business_id, content_id, ad_code, _state in sql_rows:
         sql_by_key[(business_id, content_id)].append(ad_code)
