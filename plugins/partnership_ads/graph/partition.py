@@ -10,7 +10,10 @@ sandbox does; Meta's order within a day is unconfirmed, so a caller needing a st
 :class:`OrderedMerge` runs one producer thread per sub-window. Each producer hands its pages to the consumer
 through a bounded queue, so at most ``partitions * queue_pages`` pages are held in memory however large the
 window;
-the consumer drains the newest window's queue first, then the next, ...
+the consumer drains the newest window's queue first, then the next, ... That order costs the parallelism:
+while the consumer reads the newest window, the others can only run ``queue_pages`` pages ahead.
+:class:`ArrivalMerge` (``ordered=False`` on the hook) yields pages as they arrive instead: the same items,
+each once, in bounded memory, with every partition walking at full speed.
 """
 
 from __future__ import annotations
@@ -103,6 +106,47 @@ class OrderedMerge:
                     if isinstance(item, BaseException):
                         raise item
                     yield item
+        finally:
+            self._stop.set()
+            for thread in self._threads:
+                thread.join(timeout=5)
+
+
+class ArrivalMerge(OrderedMerge):
+    """Like :class:`OrderedMerge`, but yield pages as soon as any producer has one (arrival order).
+
+    Every page of every producer is yielded exactly once, and each producer's own pages keep their order;
+    pages of different producers interleave. This is what makes the partitions run in parallel with bounded
+    memory: an ordered merge must hold back every later partition behind the first, so with a bounded buffer
+    the later partitions stall after ``queue_pages`` pages and the walk is almost sequential again. One shared
+    queue holds at most ``len(producers) * queue_pages`` pages.
+    """
+
+    def __init__(
+        self, producers: list[Callable[[], Iterator[list[dict[str, Any]]]]], queue_pages: int = 4
+    ) -> None:
+        super().__init__(producers, queue_pages)
+        shared: queue.Queue[Any] = queue.Queue(maxsize=max(1, len(producers)) * queue_pages)
+        self._queues = [shared for _ in producers]
+
+    def __iter__(self) -> Iterator[list[dict[str, Any]]]:
+        for index in range(len(self._producers)):
+            thread = threading.Thread(
+                target=self._run, args=(index,), name=f"graph-partition-{index}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+        source = self._queues[0] if self._queues else None
+        remaining = len(self._producers)
+        try:
+            while remaining and source is not None:
+                item = source.get()
+                if item is _DONE:
+                    remaining -= 1
+                    continue
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
         finally:
             self._stop.set()
             for thread in self._threads:
