@@ -355,6 +355,12 @@ async def _fault_response(
             transport.close()
         state.record(method, path, logged, 0, None, fault.kind, generation=request.scope.get(_GENERATION_KEY))
         return Response(b"", status_code=500)
+    if fault.kind == "body":
+        status = fault.status or 200
+        state.record(
+            method, path, logged, status, None, fault.kind, generation=request.scope.get(_GENERATION_KEY)
+        )
+        return _graph_response(fault.body, status, {})
     if fault.kind == "html":
         state.record(
             method,

@@ -23,7 +23,7 @@ from include.graph_sandbox.world import TokenRecord, make_ad_code, make_token
 if TYPE_CHECKING:
     from include.graph_sandbox.world import World
 
-FAULT_KINDS = ("http_500", "transient", "throttle", "delay", "drop", "html", "truncated", "timeout")
+FAULT_KINDS = ("http_500", "transient", "throttle", "delay", "drop", "html", "truncated", "timeout", "body")
 REQUEST_LOG_SIZE = 20000
 _REDACTED_PARAMS = frozenset({"access_token", "appsecret_proof", "input_token", "client_secret"})
 
@@ -52,6 +52,7 @@ class Fault:
     regain_minutes: float | None
     rng: random.Random
     hits: int = 0
+    body: Any = None  # kind "body": the JSON answered instead of the real one (malformed-answer drills)
 
     def public(self) -> dict[str, Any]:
         return {
@@ -66,6 +67,7 @@ class Fault:
             "status": self.status,
             "delay_ms": self.delay_ms,
             "regain_minutes": self.regain_minutes,
+            "body": self.body,
             "hits": self.hits,
         }
 
@@ -84,6 +86,7 @@ def parse_fault(spec: dict[str, Any], fault_id: int) -> Fault:
         "delay_ms",
         "seed",
         "regain_minutes",
+        "body",
     }
     unknown = set(spec) - known
     if unknown:
@@ -91,6 +94,8 @@ def parse_fault(spec: dict[str, Any], fault_id: int) -> Fault:
     kind = spec.get("kind")
     if kind not in FAULT_KINDS:
         raise ValueError(f"kind must be one of {FAULT_KINDS}, got {kind!r}")
+    if kind == "body" and "body" not in spec:
+        raise ValueError("a body fault needs 'body': the JSON to answer with")
     method = spec.get("method")
     if method is not None and (not isinstance(method, str) or not method):
         raise ValueError("method must be an HTTP method name")
@@ -132,6 +137,7 @@ def parse_fault(spec: dict[str, Any], fault_id: int) -> Fault:
         delay_ms=spec.get("delay_ms"),
         regain_minutes=spec.get("regain_minutes"),
         rng=random.Random(spec.get("seed", fault_id)),
+        body=spec.get("body"),
     )
 
 

@@ -13,6 +13,14 @@ def test_http_500_fault_hits_the_next_n_matching_requests(graph, sandbox):
     assert [graph.discover().status_code for _ in range(3)] == [500, 500, 200]
 
 
+def test_body_fault_answers_the_given_json_instead_of_the_real_answer(graph, sandbox):
+    body = {"data": [], "paging": {"cursors": {"after": "LOOP"}}}
+    sandbox.schedule_fault(kind="body", method="GET", path="advertisable-content", body=body)
+    answer = graph.discover()
+    assert (answer.status_code, answer.json()) == (200, body)
+    assert graph.discover().json() != body
+
+
 def test_fault_does_not_hit_other_methods_or_paths(graph, sandbox):
     sandbox.schedule_fault(kind="http_500", method="POST", path="partnership_ad_code")
     assert graph.discover().status_code == 200
