@@ -16,10 +16,13 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE = ROOT / ".demo" / "pytest"
@@ -87,7 +90,7 @@ def _postgres_admin_dsn() -> str:
 def postgres_database() -> Iterator[str]:
     """A fresh, empty PostgreSQL database on the real server; dropped afterwards. Yields its URI."""
     require_server("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
-    import psycopg2  # noqa: PLC0415 - only tests that need PostgreSQL pay for the import
+    import psycopg2  # only tests that need PostgreSQL pay for the import
 
     name = f"pa_test_{uuid.uuid4().hex[:12]}"
     admin = psycopg2.connect(_postgres_admin_dsn())
