@@ -39,6 +39,7 @@ class FinishedRun:
     run: dict[str, Any]
     task_instances: list[dict[str, Any]]
     sandbox_codes: list[dict[str, Any]]
+    created_before: set[str]
     webhook_deliveries: list[dict[str, Any]]
     ledger_codes: list[dict[str, Any]]
     ledger_content: dict[str, dict[str, Any]]
@@ -56,19 +57,22 @@ def _query(uri: str, sql: str) -> list[dict[str, Any]]:
 def finished_run(native_topology: RunningTopology) -> FinishedRun:
     api = native_topology.api
     api.wait_for_dag(DAG_ID)
+    sandbox = SandboxClient(native_topology.state.sandbox_url)
+    # The session's other runs (the browser test) may come first: remember what the sandbox had issued.
+    created_before = {r["ad_code"] for r in sandbox.ad_codes() if r["origin"] == "created"}
     api.call("PATCH", f"dags/{DAG_ID}", json={"is_paused": False})
     triggered = api.call("POST", f"dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": RUN_CONF})
     run = api.wait_for_run(DAG_ID, triggered["dag_run_id"])
     task_instances = api.call(
         "GET", f"dags/{DAG_ID}/dagRuns/{run['dag_run_id']}/taskInstances", params={"limit": 200}
     )["task_instances"]
-    sandbox = SandboxClient(native_topology.state.sandbox_url)
     ledger_uri = native_topology.config.postgres_uri(native_topology.config.ledger_database)
     content = _query(ledger_uri, "SELECT content_id, media_type, business_id FROM pa_content")
     return FinishedRun(
         run=run,
         task_instances=task_instances,
         sandbox_codes=sandbox.ad_codes(),
+        created_before=created_before,
         webhook_deliveries=sandbox.webhook_deliveries(),
         ledger_codes=_query(ledger_uri, "SELECT content_id, ad_code, state, business_id FROM pa_ad_codes"),
         ledger_content={row["content_id"]: row for row in content},
@@ -79,8 +83,13 @@ def finished_run(native_topology: RunningTopology) -> FinishedRun:
 
 
 def _issued_by_sandbox(finished: FinishedRun) -> dict[str, str]:
-    """media id -> ad_code for every code the sandbox created in this run (seeded codes excluded)."""
+    """media id -> ad_code for every code the sandbox created in this session (seeded codes excluded)."""
     return {r["media_id"]: r["ad_code"] for r in finished.sandbox_codes if r["origin"] == "created"}
+
+
+def _issued_in_this_run(finished: FinishedRun) -> dict[str, str]:
+    """media id -> ad_code for the codes the sandbox created during this test's run."""
+    return {m: c for m, c in _issued_by_sandbox(finished).items() if c not in finished.created_before}
 
 
 def test_run_triggered_through_the_rest_api_succeeds(finished_run: FinishedRun) -> None:
@@ -103,7 +112,7 @@ def test_mapped_task_instances_ran_on_both_workers(
 
 def test_ledger_holds_exactly_the_codes_the_sandbox_issued(finished_run: FinishedRun) -> None:
     issued = _issued_by_sandbox(finished_run)
-    assert issued, "the run issued no code at all: the test would prove nothing"
+    assert _issued_in_this_run(finished_run), "the run issued no code at all: the test would prove nothing"
     ledger_issued = {
         row["content_id"]: row["ad_code"] for row in finished_run.ledger_codes if row["state"] == "issued"
     }
@@ -120,12 +129,12 @@ def test_sql_sink_holds_every_issued_code_and_only_codes_the_sandbox_knows(finis
 
 def test_webhook_received_every_issued_code(finished_run: FinishedRun) -> None:
     delivered = json.dumps(finished_run.webhook_deliveries)
-    missing = [code for code in _issued_by_sandbox(finished_run).values() if code not in delivered]
+    missing = [code for code in _issued_in_this_run(finished_run).values() if code not in delivered]
     assert not missing
 
 
 def test_trigger_parameters_reached_the_workers(finished_run: FinishedRun) -> None:
-    issued = _issued_by_sandbox(finished_run)
+    issued = _issued_in_this_run(finished_run)
     per_brand: dict[str, int] = {}
     for content_id in issued:
         row = finished_run.ledger_content[content_id]
