@@ -131,6 +131,59 @@ class DiscoveryScope:
         return None
 
 
+# Types of the item fields the pipeline reads (None is always allowed: Graph writes null for unknown values).
+_ITEM_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "platform": str,
+    "media_type": str,
+    "post_type": str,
+    "caption": str,
+    "permalink": str,
+    "creation_time": str,
+    "ad_usage": str,
+    "is_recommended": bool,
+    "author": dict,
+    "organic_insights": dict,
+    "partnership_info": list,
+}
+_ENTRY_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "ad_eligibility": str,
+    "ad_code": str,
+    "permission_status": str,
+    "permission_type": str,
+    "tagged_partner": dict,
+    "content_types": list,
+}
+
+
+def _describe_type(value: Any) -> str:
+    return type(value).__name__
+
+
+def _item_problem(index: int, item: dict[str, Any]) -> str | None:
+    """What is wrong with one discovery item, or None (found by the drill bad_input: mistyped fields)."""
+    content_id = item.get("content_id")
+    if not isinstance(content_id, str) or not content_id:
+        return f"item {index} with a non-empty string 'content_id' (got {_describe_type(content_id)})"
+    for name, expected in _ITEM_FIELD_TYPES.items():
+        value = item.get(name)
+        if value is not None and not isinstance(value, expected):
+            wanted = getattr(expected, "__name__", expected)
+            return f"item {content_id} with '{name}' as {wanted} (got {_describe_type(value)})"
+    for entry in item.get("partnership_info") or []:
+        if not isinstance(entry, dict):
+            return (
+                f"item {content_id} with 'partnership_info' entries as objects (got {_describe_type(entry)})"
+            )
+        for name, expected in _ENTRY_FIELD_TYPES.items():
+            value = entry.get(name)
+            if value is not None and not isinstance(value, expected):
+                return (
+                    f"item {content_id} with partnership_info '{name}' as "
+                    f"{getattr(expected, '__name__', expected)} (got {_describe_type(value)})"
+                )
+    return None
+
+
 def _expect_page(body: dict[str, Any]) -> str | None:
     data = body.get("data")
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
@@ -138,6 +191,10 @@ def _expect_page(body: dict[str, Any]) -> str | None:
     paging = body.get("paging")
     if paging is not None and not isinstance(paging, dict):
         return "'paging' as an object"
+    for index, item in enumerate(data):
+        problem = _item_problem(index, item)
+        if problem is not None:
+            return problem
     return None
 
 
@@ -641,6 +698,7 @@ class PartnershipAdsHook(HttpHook):
         page_number = 0
         total = 0
         after: str | None = None
+        seen_cursors: set[str] = set()
         while True:
             request_params = dict(params)
             if after is not None:
@@ -682,6 +740,27 @@ class PartnershipAdsHook(HttpHook):
                     method="GET",
                     path=path,
                 )
+            # Found by the drill bad_input: a cursor cycle (A, B, A) or empty pages that keep carrying a
+            # cursor would loop until Graph rejects a cursor, with an error that hides the cause.
+            if next_after in seen_cursors:
+                raise GraphBadResponseError(
+                    f"page {page_number} returned a cursor already followed on an earlier page (a cursor "
+                    "cycle); stopping to avoid an endless loop",
+                    http_status=answer.http_status,
+                    retryable=False,
+                    method="GET",
+                    path=path,
+                )
+            if not data:
+                raise GraphBadResponseError(
+                    f"page {page_number} is empty but still carries paging.cursors.after; stopping instead "
+                    "of following empty pages",
+                    http_status=answer.http_status,
+                    retryable=False,
+                    method="GET",
+                    path=path,
+                )
+            seen_cursors.add(next_after)
             after = next_after
 
     def _walk_partitioned(
