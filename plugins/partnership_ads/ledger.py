@@ -565,6 +565,24 @@ class Ledger:
             (business_id, content_id, status, detail, run_id, self._now()),
         )
 
+    def record_brand_items(
+        self, business_id: str, decisions: Sequence[tuple[str, str, str | None]], *, run_id: str | None
+    ) -> None:
+        """:meth:`record_brand_item` for many ``(content_id, status, detail)`` in one transaction."""
+        if not decisions:
+            return
+        now = self._now()
+        with self._transaction() as cur:
+            cur.executemany(
+                self._sql(
+                    "INSERT INTO pa_brand_items (business_id, content_id, status, detail, run_id, "
+                    "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (business_id, content_id) "
+                    "DO UPDATE SET status = excluded.status, detail = excluded.detail, "
+                    "run_id = excluded.run_id, updated_at = excluded.updated_at"
+                ),
+                [(business_id, cid, status, detail, run_id, now) for cid, status, detail in decisions],
+            )
+
     def brand_items(
         self, business_id: str, *, status: str | None = None
     ) -> list[tuple[str, str, str | None]]:

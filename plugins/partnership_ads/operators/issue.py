@@ -15,7 +15,14 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
 from partnership_ads.graph.errors import GraphThrottleError
-from partnership_ads.ledger import DEFAULT_LEDGER_CONN_ID, ClaimKind, CodeState, Ledger, connection_exists
+from partnership_ads.ledger import (
+    DEFAULT_LEDGER_CONN_ID,
+    HAS_CODE_STATES,
+    ClaimKind,
+    CodeState,
+    Ledger,
+    connection_exists,
+)
 from partnership_ads.operators.throttle_retry import ThrottleAwareRetryPolicy
 from partnership_ads.snapshot import iter_rows
 from partnership_ads.summary import format_table
@@ -50,6 +57,7 @@ _SNAPSHOT_COLUMNS = (
     "ad_code",
 )
 _LISTED = 50  # items listed by id in the XCom summary per outcome (the ledger holds them all)
+_DECISION_BATCH = 200  # per-brand decisions written per ledger transaction
 
 
 @dataclass
@@ -255,13 +263,18 @@ class IssueAdCodesOperator(BaseOperator):
         posts_lock = threading.Lock()
         stop = threading.Event()
 
-        def allow_post() -> bool:
+        def reserve_post() -> bool:
             nonlocal posts
             with posts_lock:
                 if self.max_codes is not None and posts >= int(self.max_codes):
                     return False
                 posts += 1
                 return True
+
+        def unreserve_post() -> None:
+            nonlocal posts
+            with posts_lock:
+                posts -= 1
 
         def heartbeat() -> None:
             while not stop.wait(self.claim_lease_seconds / 4):
@@ -272,6 +285,16 @@ class IssueAdCodesOperator(BaseOperator):
 
         def one(row: dict[str, Any], conn_id: str) -> _Result:
             content_id = str(row["content_id"])
+            # Reserve a POST before claiming: once the cap is reached, an item is deferred after one read
+            # instead of a claim and its release (three writes), unless it carries an unfinished claim,
+            # which is still recovered by lookup (that never POSTs beyond the cap).
+            reserved = reserve_post()
+            if not reserved:
+                known = ledger.code(content_id)
+                if known is not None and known.state in HAS_CODE_STATES and known.ad_code:
+                    return _Result(content_id, "known", ad_code=known.ad_code)
+                if known is None or known.state not in (CodeState.ISSUING, CodeState.FAILED):
+                    return _Result(content_id, "deferred", f"over max_codes={self.max_codes}")
             claim = ledger.claim(
                 content_id,
                 owner=owner,
@@ -279,6 +302,8 @@ class IssueAdCodesOperator(BaseOperator):
                 business_id=business_id,
                 owner_ig_user_id=row["author_ig_user_id"],
             )
+            if reserved and claim.kind not in (ClaimKind.FRESH, ClaimKind.RECOVERED):
+                unreserve_post()
             if claim.kind == ClaimKind.HAS_CODE:
                 return _Result(content_id, "known", ad_code=claim.ad_code)
             if claim.kind == ClaimKind.REVOKED:
@@ -290,11 +315,13 @@ class IssueAdCodesOperator(BaseOperator):
                     # A crashed attempt may have obtained a code it never recorded: look before posting.
                     found = scope.find_ad_code(content_id)
                     if found:
+                        if reserved:
+                            unreserve_post()
                         ledger.record_code(content_id, found, owner=owner, state=CodeState.HARVESTED)
                         return _Result(
                             content_id, "harvested", "adopted after an unfinished claim", ad_code=found
                         )
-                if not allow_post():
+                if not reserved:
                     ledger.release_claim(content_id, owner=owner)
                     return _Result(content_id, "deferred", f"over max_codes={self.max_codes}")
                 hook = hook_for(conn_id)
@@ -334,19 +361,16 @@ class IssueAdCodesOperator(BaseOperator):
             workers = max(1, int(self.max_concurrency))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="issue") as pool:
                 futures = [pool.submit(one, row, conn_id) for row, conn_id in candidates]
+                decided: list[tuple[str, str, str | None]] = []
                 for n, future in enumerate(futures, start=1):
                     result = future.result()
                     results.append(result)
-                    if result.outcome != "known":
-                        ledger.record_brand_item(
-                            business_id,
-                            result.content_id,
-                            result.outcome,
-                            run_id=run_id,
-                            detail=result.detail,
-                        )
-                    else:
-                        ledger.record_brand_item(business_id, result.content_id, "known", run_id=run_id)
+                    # Per-brand decisions are the run's report, not the exactly-once record (the claim
+                    # and the code, written by the worker): they go to the ledger in batches.
+                    decided.append((result.content_id, result.outcome, result.detail))
+                    if len(decided) >= _DECISION_BATCH or n == len(futures):
+                        ledger.record_brand_items(business_id, decided, run_id=run_id)
+                        decided = []
                     if result.outcome == "failed":
                         self.log.error("Failed %s: %s", result.content_id, result.detail)
                     if n % 25 == 0 or n == len(futures):
