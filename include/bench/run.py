@@ -533,9 +533,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(bench_partitioned(world, runner, args.runs, args.partitions))
             if "issuance" in only:
                 rows.append(bench_issuance(world, runner, args.runs, args.codes, args.concurrency))
-            e2e_world = world
             if "e2e" in only:
-                e2e_row = bench_e2e(e2e_world, runner, args.e2e_runs, args.codes)
+                e2e_row = bench_e2e(world, runner, args.e2e_runs, args.codes)
         finally:
             world.sandbox.stop()
     if "memory" in only:
