@@ -245,6 +245,23 @@ class DrillEnv:
         (folder / "ad_codes.json").write_text(json.dumps(self.sandbox.ad_codes()))
         return folder
 
+    def keep_database_rows(self, uri: str, name: str) -> Path:
+        """Dump every row of every table of a PostgreSQL database to ``work/evidence/<name>.json`` (the
+        database is dropped after the test; the secret scan reads the dump)."""
+        import psycopg2
+
+        rows: dict[str, list[list[str]]] = {}
+        with psycopg2.connect(uri) as conn, conn.cursor() as cur:
+            cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            for (table,) in cur.fetchall():
+                cur.execute(f'SELECT * FROM "{table}"')  # noqa: S608 - names from the catalogue
+                rows[table] = [[str(v) for v in row] for row in cur.fetchall()]
+        folder = self.work / "evidence"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"{name}.json"
+        path.write_text(json.dumps(rows))
+        return path
+
     # --- in-process use (operators run directly) ------------------------------------------------------------
 
     def connection_env(self) -> dict[str, str]:

@@ -32,7 +32,6 @@ def test_two_simultaneous_runs_for_the_same_brand_never_post_twice_for_a_media(
 ) -> None:
     began = time.monotonic()
     drill = make_drill("concurrent_runs", brands=1, ledger_uri=postgres_database)
-    drill.secrets.append(postgres_database)
     second_home = drill.work / "airflow-2"
     second_home.mkdir()
     shutil.copy(drill.work / "airflow" / "airflow.db", second_home / "airflow.db")
@@ -61,6 +60,7 @@ def test_two_simultaneous_runs_for_the_same_brand_never_post_twice_for_a_media(
         for r in results
     )
     result = audit(drill)
+    drill.keep_database_rows(postgres_database, "postgres_ledger")
     states = [r.state for r in results]
     notes = [
         f"run states {states}",

@@ -97,7 +97,6 @@ def test_a_sql_sink_database_unreachable_for_three_tries_gets_every_code_once_wh
     proxy = SwitchableProxy(target.hostname or "127.0.0.1", target.port or 5432)
     sink_uri = f"postgresql://{target.username}@127.0.0.1:{proxy.port}{target.path}"
     env = {**drill.env, "AIRFLOW_CONN_DRILL_SINK_DB": sink_uri}
-    drill.secrets.append(sink_uri)
     brand = drill.facts["brands"][0]
     ids = {k: brand[k] for k in ("business_id", "fb_page_id", "ig_user_id", "meta_conn_id")}
     logs = drill.work / "logs"
@@ -134,6 +133,7 @@ def test_a_sql_sink_database_unreachable_for_three_tries_gets_every_code_once_wh
     with psycopg2.connect(postgres_database) as conn, conn.cursor() as cur:
         cur.execute("SELECT business_id, content_id, ad_code, state, delivered_at FROM partnership_ad_codes")
         sink_rows = cur.fetchall()
+    drill.keep_database_rows(postgres_database, "postgres_sink")
     result = audit(drill, sql_rows=[tuple(map(str, r[:4])) for r in sink_rows])
     late_files = [r for r in file_rows(drill.work / "out") if _stamp(r["delivered_at"]) > after_outage]
     webhook_after = len(drill.sandbox.webhook_deliveries()) - webhook_during
