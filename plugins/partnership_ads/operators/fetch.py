@@ -55,6 +55,9 @@ class FetchAdvertisableContentOperator(BaseOperator):
     :param ledger_conn_id: the ledger's SQL connection.
     :param snapshot_root: folder for snapshots (default ``$AIRFLOW_HOME/partnership_ads/snapshots``).
     :param page_size: items per discovery page (1..50).
+    :param partitions: opt-in parallel discovery: with ``start_date`` and ``end_date`` in ``filters``, the
+        window is split into this many sub-windows walked in parallel (bounded buffering; every item once;
+        pages land in the snapshot in arrival order, not the sequential walk's order). 1 walks sequentially.
     """
 
     template_fields: Sequence[str] = (
@@ -80,6 +83,7 @@ class FetchAdvertisableContentOperator(BaseOperator):
         ledger_conn_id: str = DEFAULT_LEDGER_CONN_ID,
         snapshot_root: str | None = None,
         page_size: int = 50,
+        partitions: int = 1,
         **kwargs: Any,
     ) -> None:
         if kwargs.get("retry_policy") is None:
@@ -95,6 +99,7 @@ class FetchAdvertisableContentOperator(BaseOperator):
         self.ledger_conn_id = ledger_conn_id
         self.snapshot_root = snapshot_root
         self.page_size = page_size
+        self.partitions = partitions
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Fetch every page; returns the summary dict described in the class docstring."""
@@ -129,6 +134,7 @@ class FetchAdvertisableContentOperator(BaseOperator):
                 fb_page_id=self.fb_page_id,
                 ig_user_id=self.ig_user_id,
                 fields=fields,
+                **({"partitions": self.partitions, "ordered": False} if self.partitions > 1 else {}),
                 **(self.filters or {}),
             ):
                 rows = [

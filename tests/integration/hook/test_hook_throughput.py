@@ -15,6 +15,7 @@ from partnership_ads.hooks import PartnershipAdsHook
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
     from include.graph_sandbox.testing import SandboxServer
 
@@ -96,3 +97,41 @@ def test_session_resolves_proxy_settings_once_for_its_base_url(
     session = hook.get_conn()
     assert session.trust_env is False  # no per-call scan of os.environ
     assert session.proxies.get("http") == "http://proxy.invalid:3128"
+
+
+def test_fetch_operator_with_partitions_snapshots_every_item_of_the_window_once(
+    sandbox: SandboxServer, brand: dict[str, Any], hook: PartnershipAdsHook, tmp_path: Path
+) -> None:
+    from types import SimpleNamespace
+
+    from partnership_ads.operators import FetchAdvertisableContentOperator
+    from partnership_ads.snapshot import iter_rows
+
+    window = {"start_date": (TODAY - dt.timedelta(days=729)).isoformat(), "end_date": TODAY.isoformat()}
+    sequential = {
+        item["content_id"]
+        for item in hook.iter_advertisable_content(
+            brand["business_id"], **_account(brand), sort_by="DATE", **window
+        )
+    }
+    operator = FetchAdvertisableContentOperator(
+        task_id="fetch",
+        business_id=brand["business_id"],
+        **_account(brand),
+        filters=window,
+        meta_conn_id="meta_graph_throughput",
+        snapshot_root=str(tmp_path / "snapshots"),
+        page_size=10,
+        partitions=4,
+    )
+    ti = SimpleNamespace(dag_id="d", task_id="fetch", map_index=-1, try_number=1)
+    summary = operator.execute({"run_id": "partitioned", "ti": ti})
+    ids = [row["content_id"] for row in iter_rows(summary["snapshot_path"], columns=["content_id"])]
+    assert len(ids) == len(set(ids)) == summary["items"]
+    assert set(ids) == sequential
+    windows = {
+        (r["params"].get("start_date"), r["params"].get("end_date"))
+        for r in sandbox.requests_log()
+        if r["path"].endswith("partnership-ads-advertisable-content")
+    }
+    assert len(windows) == 5  # the sequential walk's window and the four partitions
