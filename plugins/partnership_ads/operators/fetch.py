@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from partnership_ads.graph.partition import ArrivalMerge
 from partnership_ads.ledger import DEFAULT_LEDGER_CONN_ID, Ledger
 from partnership_ads.operators.throttle_retry import ThrottleAwareRetryPolicy
 from partnership_ads.snapshot import DEFAULT_FIELDS, SnapshotWriter, default_snapshot_root, flatten
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from partnership_ads.hooks import PartnershipAdsHook
+
+
+PREFETCH_PAGES = 2
 
 
 def safe_run_id(run_id: str) -> str:
@@ -127,7 +131,7 @@ class FetchAdvertisableContentOperator(BaseOperator):
             self.filters or {},
         )
         try:
-            for page in _pages(
+            walk = _pages(
                 hook,
                 business_id,
                 self.page_size,
@@ -136,7 +140,10 @@ class FetchAdvertisableContentOperator(BaseOperator):
                 fields=fields,
                 **({"partitions": self.partitions, "ordered": False} if self.partitions > 1 else {}),
                 **(self.filters or {}),
-            ):
+            )
+            # Fetch the next pages while this one is flattened, written and upserted: cursor paging is
+            # sequential, but the page's processing need not add to it. At most PREFETCH_PAGES are held.
+            for page in ArrivalMerge([lambda: walk], queue_pages=PREFETCH_PAGES):
                 rows = [
                     flatten(
                         item, business_id=business_id, ig_user_id=self.ig_user_id, fb_page_id=self.fb_page_id
