@@ -213,9 +213,15 @@ class DrillEnv:
             process.wait()
             raise
         outcome: dict[str, Any] = {}
-        for line in log_path.read_text(errors="replace").splitlines():
-            if line.startswith(RESULT_PREFIX):
-                outcome = json.loads(line[len(RESULT_PREFIX) :])
+        deadline = time.monotonic() + 5
+        while not outcome:
+            for line in log_path.read_text(errors="replace").splitlines():
+                if line.startswith(RESULT_PREFIX):
+                    outcome = json.loads(line[len(RESULT_PREFIX) :])
+            if outcome or time.monotonic() > deadline:
+                break
+            # A process the run started may still hold the log open; give the last line time to land.
+            time.sleep(0.25)
         result = DagRunResult(
             returncode=returncode,
             run_id=outcome.get("run_id"),
