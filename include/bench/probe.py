@@ -54,6 +54,8 @@ def discovery(args: argparse.Namespace) -> dict[str, Any]:
         fields=DEFAULT_FIELDS,
         page_size=args.page_size,
         partitions=args.partitions,
+        # Arrival order: the partitions walk in parallel; the runner compares the items as a set.
+        ordered=args.partitions == 1,
         **filters,
     ):
         ids.append(item["content_id"])

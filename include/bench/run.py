@@ -163,12 +163,14 @@ def bench_partitioned(
             str(ids_file),
         )
         got = json.loads(ids_file.read_text())
-        identical = identical and got == expected and len(set(got)) == len(got)
+        # Same items, each exactly once (pages arrive in whichever partition answers first).
+        same = sorted(got) == sorted(expected) and len(set(got)) == len(got)
+        identical = identical and same
         seconds.append(result["seconds"])
         ratios.append(result["seconds"] / bound)
         say(
             f"partitioned run {n + 1}/{runs}: {result['seconds']:.2f}s for {len(got)} items "
-            f"({bound / result['seconds']:.2f}x faster than the bound; identical={got == expected})"
+            f"({bound / result['seconds']:.2f}x faster than the bound; same items once each: {same})"
         )
     ratio = Stats.of(ratios)
     return Row(
@@ -177,7 +179,7 @@ def bench_partitioned(
         measured=Stats.of(seconds),
         unit="s",
         reference=f"sequential bound {pages} pages x {world.latency_ms:g} ms = {bound:.2f} s",
-        target=f">= {target_speedup:g}x faster (<= {1 / target_speedup:.3f}x bound), identical items",
+        target=f">= {target_speedup:g}x faster (<= {1 / target_speedup:.3f}x bound), same items once",
         met=ratio.median <= 1 / target_speedup and identical,
         ratio=ratio,
         details={
