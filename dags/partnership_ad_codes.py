@@ -17,7 +17,7 @@ import logging
 import os
 from typing import Any
 
-from airflow.sdk import DAG, Asset, Param, get_current_context, task
+from airflow.sdk import DAG, Asset, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from partnership_ads.operators import (
@@ -25,193 +25,13 @@ from partnership_ads.operators import (
     IssueAdCodesOperator,
     PushAdCodesOperator,
 )
+from partnership_ads.trigger_form import PIPELINE_PARAMS
 
 log = logging.getLogger("airflow.task")
 
 AD_CODES_ASSET = Asset(name="partnership_ad_codes", uri="partnership-ads://ad-codes")
-
-_ENUMS: dict[str, dict[str, str]] = {
-    "ad_eligibilities": {
-        "AD_READY": "Ad ready",
-        "INELIGIBLE": "Ineligible",
-        "NEEDS_ATTENTION": "Needs attention",
-        "EXCLUDED": "Excluded",
-    },
-    "platform_types": {"INSTAGRAM": "Instagram", "FACEBOOK": "Facebook"},
-    "media_types": {"IMAGE": "Image", "VIDEO": "Video", "CAROUSEL": "Carousel", "LINK": "Link"},
-    "post_types": {"FEED": "Feed", "STORY": "Story", "REEL": "Reel"},
-    "content_types": {
-        "BRANDED_CONTENT": "Branded content (paid partnership label)",
-        "PRODUCT": "Tagged products",
-        "AFFILIATE": "Affiliate",
-        "COLLAB_POST": "Collab post",
-        "TAGGED": "Tags or mentions the brand",
-        "REPOSTED": "Reposted by the brand",
-    },
-    "ad_usages": {"NEVER_USED": "Never used", "ACTIVE": "Active", "PREVIOUSLY_USED": "Previously used"},
-}
-_ENUM_HELP = {
-    "ad_eligibilities": "Only content with these ad eligibilities (codes are issued for AD_READY only).",
-    "platform_types": "Only these platforms (default: every platform the brand token has a scope for).",
-    "media_types": "Only these media types.",
-    "post_types": "Only these post types.",
-    "content_types": "Only these partnership content types.",
-    "ad_usages": "Only content with this ad usage.",
-}
-_FILTERS = "Discovery filters"
-_BRAND = "Brand (empty: the deployment's brand list)"
-_RUN = "Run options"
-
-
-def _enum_array(name: str) -> Param:
-    values = list(_ENUMS[name])
-    return Param(
-        None,
-        type=["null", "array"],
-        items={"type": "string", "enum": values},
-        examples=values,
-        values_display=_ENUMS[name],
-        title=name,
-        description=_ENUM_HELP[name],
-        section=_FILTERS,
-    )
-
-
-def _id_array(name: str, what: str) -> Param:
-    return Param(
-        None,
-        type=["null", "array"],
-        items={"type": "string", "pattern": "^[0-9]+$"},
-        title=name,
-        description=f"Only content from these {what} (numeric ids).",
-        section=_FILTERS,
-    )
-
-
-PARAMS: dict[str, Param] = {
-    "business_id": Param(
-        None,
-        type=["null", "string"],
-        pattern="^[0-9]+$",
-        title="business_id",
-        description="The brand's Meta Business id. Empty: the brands of Variable partnership_ads_brands.",
-        section=_BRAND,
-    ),
-    "fb_page_id": Param(
-        None,
-        type=["null", "string"],
-        pattern="^[0-9]+$",
-        title="fb_page_id",
-        description="The brand's Facebook Page id (business_id needs fb_page_id or ig_user_id).",
-        section=_BRAND,
-    ),
-    "ig_user_id": Param(
-        None,
-        type=["null", "string"],
-        pattern="^[0-9]+$",
-        title="ig_user_id",
-        description="The brand's Instagram user id.",
-        section=_BRAND,
-    ),
-    "meta_conn_id": Param(
-        None,
-        type=["null", "string"],
-        title="meta_conn_id",
-        description="The brand's meta_graph connection (default meta_graph_default).",
-        section=_BRAND,
-    ),
-    **{name: _enum_array(name) for name in _ENUMS},
-    "country_codes": Param(
-        None,
-        type=["null", "array"],
-        items={"type": "string", "pattern": "^[A-Za-z]{2}$"},
-        title="country_codes",
-        description="Only creators located in these countries (ISO 3166-1 alpha-2, e.g. US, GB, BR).",
-        section=_FILTERS,
-    ),
-    "start_date": Param(
-        None,
-        type=["null", "string"],
-        format="date",
-        title="start_date",
-        description="Published on or after (YYYY-MM-DD, with end_date). Scheduled runs: the data interval.",
-        section=_FILTERS,
-    ),
-    "end_date": Param(
-        None,
-        type=["null", "string"],
-        format="date",
-        title="end_date",
-        description="Published on or before (YYYY-MM-DD; with start_date).",
-        section=_FILTERS,
-    ),
-    "search_key": Param(
-        None,
-        type=["null", "string"],
-        title="search_key",
-        description="Keyword search in captions.",
-        section=_FILTERS,
-    ),
-    "sort_by": Param(
-        None,
-        type=["null", "string"],
-        enum=[None, "RECOMMENDED", "DATE"],
-        values_display={"RECOMMENDED": "Recommended (Meta's default)", "DATE": "Date"},
-        title="sort_by",
-        description="Result order.",
-        section=_FILTERS,
-    ),
-    "is_recommended": Param(
-        None,
-        type=["null", "boolean"],
-        title="is_recommended",
-        description="Only content Meta recommends for partnership ads.",
-        section=_FILTERS,
-    ),
-    "ad_partner_ig_user_ids": _id_array("ad_partner_ig_user_ids", "creator Instagram accounts"),
-    "ad_partner_page_ids": _id_array("ad_partner_page_ids", "creator Facebook Pages"),
-    "dry_run": Param(
-        False,
-        type="boolean",
-        title="dry_run",
-        description="Fetch and plan only: issue nothing, deliver nothing.",
-        section=_RUN,
-    ),
-    "sinks": Param(
-        None,
-        type=["null", "array"],
-        items={"type": "string", "enum": ["sql", "webhook", "files"]},
-        examples=["sql", "webhook", "files"],
-        values_display={"sql": "SQL table", "webhook": "Webhook", "files": "Files"},
-        title="sinks",
-        description="Deliver only to these sinks. Empty: every configured sink.",
-        section=_RUN,
-    ),
-    "max_codes": Param(
-        None,
-        type=["null", "integer"],
-        minimum=0,
-        title="max_codes",
-        description="Cap on new codes issued per brand in this run (empty: no cap).",
-        section=_RUN,
-    ),
-    "output_uri": Param(
-        None,
-        type=["null", "string"],
-        title="output_uri",
-        description="Files sink folder: a local path or URL (default: Variable partnership_ads_output_uri).",
-        section=_RUN,
-    ),
-    "file_format": Param(
-        "csv",
-        type="string",
-        enum=["csv", "parquet", "jsonl"],
-        values_display={"csv": "CSV", "parquet": "Parquet", "jsonl": "JSON Lines"},
-        title="file_format",
-        description="Format of the files sink.",
-        section=_RUN,
-    ),
-}
+# The trigger form (sections Brand, Discovery filters, Run options) is built in the plugin package.
+PARAMS = PIPELINE_PARAMS
 
 
 def _issue_kwargs(fetched: dict[str, Any]) -> dict[str, Any]:
@@ -255,25 +75,22 @@ with DAG(
         from airflow.sdk import Variable
         from airflow.sdk.exceptions import AirflowFailException
 
-        from partnership_ads.params import resolve_brands as resolve
-        from partnership_ads.params import scheduled_window, validate_run_params
+        from partnership_ads.params import plan_run
 
         context = get_current_context()
-        params = dict(context["params"])
         try:
-            filters = validate_run_params(params)
-            brands, source = resolve(
-                params, get_variable=lambda key: Variable.get(key, default=None), environ=os.environ
+            brands, source = plan_run(
+                dict(context["params"]),
+                scheduled=str(context["dag_run"].run_type).lower().endswith("scheduled"),
+                data_interval_start=context.get("data_interval_start"),
+                data_interval_end=context.get("data_interval_end"),
+                get_variable=lambda key: Variable.get(key, default=None),
+                environ=os.environ,
             )
         except ValueError as exc:
             raise AirflowFailException(f"Invalid parameter: {exc}") from None
-        dag_run = context["dag_run"]
-        if str(dag_run.run_type).lower().endswith("scheduled") and "start_date" not in filters:
-            filters.update(
-                scheduled_window(context.get("data_interval_start"), context.get("data_interval_end"))
-            )
-        log.info("Serving %s brand(s) from the %s; filters %s", len(brands), source, filters)
-        return [{**brand, "filters": filters} for brand in brands]
+        log.info("Serving %s brand(s) from the %s; filters %s", len(brands), source, brands[0]["filters"])
+        return brands
 
     brands = resolve_brands()
     fetch = FetchAdvertisableContentOperator.partial(

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG
 
 from partnership_ads.operators import RevokeAdCodesOperator
+from partnership_ads.trigger_form import REVOKE_PARAMS
 
 with DAG(
     dag_id="revoke_partnership_ad_codes",
@@ -19,31 +20,7 @@ with DAG(
     start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
     catchup=False,
     render_template_as_native_obj=True,
-    params={
-        "media_ids": Param(
-            [],
-            type="array",
-            items={"type": "string", "pattern": "^[0-9]+$"},
-            minItems=1,
-            title="media_ids",
-            description="Instagram media ids (content_id) whose ad code is deleted.",
-        ),
-        "meta_conn_id": Param(
-            "meta_graph_default",
-            type="string",
-            title="meta_conn_id",
-            description="Connection used when the ledger names no creator with a connection (the brand's own "
-            "media).",
-        ),
-        "sinks": Param(
-            None,
-            type=["null", "array"],
-            items={"type": "string", "enum": ["sql", "webhook", "files"]},
-            examples=["sql", "webhook", "files"],
-            title="sinks",
-            description="Tell only these sinks. Empty: every configured sink.",
-        ),
-    },
+    params=REVOKE_PARAMS,
     default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=2)},
     tags=["partnership_ads", "meta"],
 ):

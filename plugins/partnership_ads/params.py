@@ -184,3 +184,28 @@ def scheduled_window(
     end_moment = data_interval_end.astimezone(dt.UTC)
     end = (end_moment - dt.timedelta(microseconds=1)).date() if end_moment > data_interval_start else start
     return {"start_date": start.isoformat(), "end_date": max(start, end).isoformat()}
+
+
+def plan_run(
+    params: Mapping[str, Any],
+    *,
+    scheduled: bool,
+    data_interval_start: dt.datetime | None,
+    data_interval_end: dt.datetime | None,
+    get_variable: Callable[[str], str | None],
+    environ: Mapping[str, str],
+) -> tuple[list[dict[str, Any]], str]:
+    """Validate a run's parameters and list the brands it serves, each carrying the run's discovery filters.
+
+    The first task of ``partnership_ad_codes``: :func:`validate_run_params`, then :func:`resolve_brands`; a
+    scheduled run without ``start_date`` searches the days of its data interval (:func:`scheduled_window`).
+
+    :returns: the brands (``business_id``, ``fb_page_id``, ``ig_user_id``, ``meta_conn_id``, ``filters``) and
+        where the list came from (``params``, ``variable`` or ``environment``).
+    :raises ValueError: a bad parameter or brand entry, the message starting with its name.
+    """
+    filters = validate_run_params(params)
+    brands, source = resolve_brands(params, get_variable=get_variable, environ=environ)
+    if scheduled and "start_date" not in filters:
+        filters.update(scheduled_window(data_interval_start, data_interval_end))
+    return [{**brand, "filters": filters} for brand in brands], source

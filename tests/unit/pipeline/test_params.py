@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from partnership_ads.params import resolve_brands, scheduled_window, validate_run_params
+from partnership_ads.params import plan_run, resolve_brands, scheduled_window, validate_run_params
 
 BRAND = {"business_id": "111", "fb_page_id": "222", "ig_user_id": "333"}
 
@@ -81,3 +81,37 @@ def test_daily_data_interval_becomes_a_one_day_window() -> None:
     start = dt.datetime(2026, 3, 4, tzinfo=dt.UTC)
     window = scheduled_window(start, start + dt.timedelta(days=1))
     assert window == {"start_date": "2026-03-04", "end_date": "2026-03-04"}
+
+
+@pytest.mark.parametrize(("scheduled", "window"), [(True, True), (False, False)])
+def test_only_a_scheduled_run_without_start_date_searches_its_data_interval(
+    scheduled: bool, window: bool
+) -> None:
+    start = dt.datetime(2026, 3, 4, tzinfo=dt.UTC)
+    brands, source = plan_run(
+        {**BRAND, "ad_eligibilities": ["AD_READY"]},
+        scheduled=scheduled,
+        data_interval_start=start,
+        data_interval_end=start + dt.timedelta(days=1),
+        get_variable=_no_variable,
+        environ={},
+    )
+    expected = {"ad_eligibilities": ["AD_READY"]}
+    if window:
+        expected |= {"start_date": "2026-03-04", "end_date": "2026-03-04"}
+    assert source == "params"
+    assert brands == [{**BRAND, "meta_conn_id": "meta_graph_default", "filters": expected}]
+
+
+def test_a_scheduled_run_keeps_the_start_date_it_was_given() -> None:
+    start = dt.datetime(2026, 3, 4, tzinfo=dt.UTC)
+    given = {"start_date": "2026-01-01", "end_date": "2026-01-31"}
+    brands, _source = plan_run(
+        {**BRAND, **given},
+        scheduled=True,
+        data_interval_start=start,
+        data_interval_end=start + dt.timedelta(days=1),
+        get_variable=_no_variable,
+        environ={},
+    )
+    assert brands[0]["filters"] == given

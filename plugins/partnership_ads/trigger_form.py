@@ -1,0 +1,207 @@
+"""The trigger forms of the DAGs: one ``Param`` per run parameter, grouped in sections, with display names.
+
+Pure data (no network, no database), built once at import so a DAG file only wires ``params=`` to it. The
+rules a value must pass live in :mod:`partnership_ads.params`; the choices offered here are the same tuples
+and enum sets that module and :mod:`partnership_ads.graph.params` validate against, so the form never offers a
+value the run would refuse.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Param
+
+from partnership_ads.graph.params import ENUM_FILTERS, SORT_BY_VALUES
+from partnership_ads.params import DEFAULT_META_CONN_ID, FILE_FORMAT_CHOICES, SINK_CHOICES
+
+#: Display names of the discovery endpoint's enum filters, in the order the form lists them.
+ENUM_DISPLAY: dict[str, dict[str, str]] = {
+    "ad_eligibilities": {
+        "AD_READY": "Ad ready",
+        "INELIGIBLE": "Ineligible",
+        "NEEDS_ATTENTION": "Needs attention",
+        "EXCLUDED": "Excluded",
+    },
+    "platform_types": {"INSTAGRAM": "Instagram", "FACEBOOK": "Facebook"},
+    "media_types": {"IMAGE": "Image", "VIDEO": "Video", "CAROUSEL": "Carousel", "LINK": "Link"},
+    "post_types": {"FEED": "Feed", "STORY": "Story", "REEL": "Reel"},
+    "content_types": {
+        "BRANDED_CONTENT": "Branded content (paid partnership label)",
+        "PRODUCT": "Tagged products",
+        "AFFILIATE": "Affiliate",
+        "COLLAB_POST": "Collab post",
+        "TAGGED": "Tags or mentions the brand",
+        "REPOSTED": "Reposted by the brand",
+    },
+    "ad_usages": {"NEVER_USED": "Never used", "ACTIVE": "Active", "PREVIOUSLY_USED": "Previously used"},
+}
+assert {name: frozenset(values) for name, values in ENUM_DISPLAY.items()} == ENUM_FILTERS, (
+    "the form must offer exactly the values the discovery endpoint accepts"
+)
+_ENUM_HELP = {
+    "ad_eligibilities": "Only content with these ad eligibilities (codes are issued for AD_READY only).",
+    "platform_types": "Only these platforms (default: every platform the brand token has a scope for).",
+    "media_types": "Only these media types.",
+    "post_types": "Only these post types.",
+    "content_types": "Only these partnership content types.",
+    "ad_usages": "Only content with this ad usage.",
+}
+SORT_BY_DISPLAY = {"RECOMMENDED": "Recommended (Meta's default)", "DATE": "Date"}
+assert frozenset(SORT_BY_DISPLAY) == SORT_BY_VALUES
+SINK_DISPLAY = {"sql": "SQL table", "webhook": "Webhook", "files": "Files"}
+FILE_FORMAT_DISPLAY = {"csv": "CSV", "parquet": "Parquet", "jsonl": "JSON Lines"}
+
+BRAND_SECTION = "Brand (empty: the deployment's brand list)"
+FILTERS_SECTION = "Discovery filters"
+RUN_SECTION = "Run options"
+
+
+def _optional(name: str, kind: str, description: str, section: str, **schema: object) -> Param:
+    """An optional parameter (``None`` when left empty) of JSON type ``kind``, titled with its own name."""
+    return Param(None, type=["null", kind], title=name, description=description, section=section, **schema)
+
+
+def _enum_array(name: str) -> Param:
+    values = list(ENUM_DISPLAY[name])
+    return _optional(
+        name,
+        "array",
+        _ENUM_HELP[name],
+        FILTERS_SECTION,
+        items={"type": "string", "enum": values},
+        examples=values,
+        values_display=ENUM_DISPLAY[name],
+    )
+
+
+def _id_array(name: str, what: str) -> Param:
+    return _optional(
+        name,
+        "array",
+        f"Only content from these {what} (numeric ids).",
+        FILTERS_SECTION,
+        items={"type": "string", "pattern": "^[0-9]+$"},
+    )
+
+
+def _numeric_id(name: str, description: str) -> Param:
+    return _optional(name, "string", description, BRAND_SECTION, pattern="^[0-9]+$")
+
+
+def _sinks(description: str, **display: object) -> Param:
+    return Param(
+        None,
+        type=["null", "array"],
+        items={"type": "string", "enum": list(SINK_CHOICES)},
+        examples=list(SINK_CHOICES),
+        title="sinks",
+        description=description,
+        **display,
+    )
+
+
+#: The trigger form of ``partnership_ad_codes``: Brand, Discovery filters, Run options.
+PIPELINE_PARAMS: dict[str, Param] = {
+    "business_id": _numeric_id(
+        "business_id", "The brand's Meta Business id. Empty: the brands of Variable partnership_ads_brands."
+    ),
+    "fb_page_id": _numeric_id(
+        "fb_page_id", "The brand's Facebook Page id (business_id needs fb_page_id or ig_user_id)."
+    ),
+    "ig_user_id": _numeric_id("ig_user_id", "The brand's Instagram user id."),
+    "meta_conn_id": _optional(
+        "meta_conn_id",
+        "string",
+        f"The brand's meta_graph connection (default {DEFAULT_META_CONN_ID}).",
+        BRAND_SECTION,
+    ),
+    **{name: _enum_array(name) for name in ENUM_DISPLAY},
+    "country_codes": _optional(
+        "country_codes",
+        "array",
+        "Only creators located in these countries (ISO 3166-1 alpha-2, e.g. US, GB, BR).",
+        FILTERS_SECTION,
+        items={"type": "string", "pattern": "^[A-Za-z]{2}$"},
+    ),
+    "start_date": _optional(
+        "start_date",
+        "string",
+        "Published on or after (YYYY-MM-DD, with end_date). Scheduled runs: the data interval.",
+        FILTERS_SECTION,
+        format="date",
+    ),
+    "end_date": _optional(
+        "end_date",
+        "string",
+        "Published on or before (YYYY-MM-DD; with start_date).",
+        FILTERS_SECTION,
+        format="date",
+    ),
+    "search_key": _optional("search_key", "string", "Keyword search in captions.", FILTERS_SECTION),
+    "sort_by": _optional(
+        "sort_by",
+        "string",
+        "Result order.",
+        FILTERS_SECTION,
+        enum=[None, *SORT_BY_DISPLAY],
+        values_display=SORT_BY_DISPLAY,
+    ),
+    "is_recommended": _optional(
+        "is_recommended", "boolean", "Only content Meta recommends for partnership ads.", FILTERS_SECTION
+    ),
+    "ad_partner_ig_user_ids": _id_array("ad_partner_ig_user_ids", "creator Instagram accounts"),
+    "ad_partner_page_ids": _id_array("ad_partner_page_ids", "creator Facebook Pages"),
+    "dry_run": Param(
+        False,
+        type="boolean",
+        title="dry_run",
+        description="Fetch and plan only: issue nothing, deliver nothing.",
+        section=RUN_SECTION,
+    ),
+    "sinks": _sinks(
+        "Deliver only to these sinks. Empty: every configured sink.",
+        values_display=SINK_DISPLAY,
+        section=RUN_SECTION,
+    ),
+    "max_codes": _optional(
+        "max_codes",
+        "integer",
+        "Cap on new codes issued per brand in this run (empty: no cap).",
+        RUN_SECTION,
+        minimum=0,
+    ),
+    "output_uri": _optional(
+        "output_uri",
+        "string",
+        "Files sink folder: a local path or URL (default: Variable partnership_ads_output_uri).",
+        RUN_SECTION,
+    ),
+    "file_format": Param(
+        FILE_FORMAT_CHOICES[0],
+        type="string",
+        enum=list(FILE_FORMAT_CHOICES),
+        values_display=FILE_FORMAT_DISPLAY,
+        title="file_format",
+        description="Format of the files sink.",
+        section=RUN_SECTION,
+    ),
+}
+
+#: The trigger form of ``revoke_partnership_ad_codes``.
+REVOKE_PARAMS: dict[str, Param] = {
+    "media_ids": Param(
+        [],
+        type="array",
+        items={"type": "string", "pattern": "^[0-9]+$"},
+        minItems=1,
+        title="media_ids",
+        description="Instagram media ids (content_id) whose ad code is deleted.",
+    ),
+    "meta_conn_id": Param(
+        DEFAULT_META_CONN_ID,
+        type="string",
+        title="meta_conn_id",
+        description="Connection used when the ledger names no creator with a connection (the brand's own "
+        "media).",
+    ),
+    "sinks": _sinks("Tell only these sinks. Empty: every configured sink."),
+}
