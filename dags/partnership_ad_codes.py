@@ -25,6 +25,7 @@ from partnership_ads.operators import (
     IssueAdCodesOperator,
     PushAdCodesOperator,
 )
+from partnership_ads.params import api_pool
 from partnership_ads.trigger_form import PIPELINE_PARAMS
 
 log = logging.getLogger("airflow.task")
@@ -32,6 +33,8 @@ log = logging.getLogger("airflow.task")
 AD_CODES_ASSET = Asset(name="partnership_ad_codes", uri="partnership-ads://ad-codes")
 # The trigger form (sections Brand, Discovery filters, Run options) is built in the plugin package.
 PARAMS = PIPELINE_PARAMS
+# Deployment setting read at parse time (no I/O): the pool capping Graph calls across all workers.
+API_POOL = api_pool(os.environ)
 
 
 def _issue_kwargs(fetched: dict[str, Any]) -> dict[str, Any]:
@@ -95,10 +98,12 @@ with DAG(
     brands = resolve_brands()
     fetch = FetchAdvertisableContentOperator.partial(
         task_id="fetch_advertisable_content",
+        pool=API_POOL,
         map_index_template="business {{ task.business_id }}",
     ).expand_kwargs(brands)
     issue = IssueAdCodesOperator.partial(
         task_id="issue_ad_codes",
+        pool=API_POOL,
         dry_run="{{ params.dry_run }}",
         max_codes="{{ params.max_codes }}",
         map_index_template="business {{ task.business_id }}",

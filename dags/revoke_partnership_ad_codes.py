@@ -6,10 +6,12 @@ Manual only. Wiring and parameters only: no network or database access at parse 
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 from airflow.sdk import DAG
 
 from partnership_ads.operators import RevokeAdCodesOperator
+from partnership_ads.params import api_pool
 from partnership_ads.trigger_form import REVOKE_PARAMS
 
 with DAG(
@@ -23,9 +25,11 @@ with DAG(
     params=REVOKE_PARAMS,
     default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=2)},
     tags=["partnership_ads", "meta"],
-):
+) as dag:
     RevokeAdCodesOperator(
         task_id="revoke_ad_codes",
+        # The pool capping Graph calls across all workers (env PARTNERSHIP_ADS_API_POOL, read at parse time).
+        pool=api_pool(os.environ),
         media_ids="{{ params.media_ids }}",
         meta_conn_id="{{ params.meta_conn_id }}",
         sinks="{{ params.sinks }}",

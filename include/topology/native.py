@@ -1,10 +1,10 @@
 """The production topology without Docker: Airflow's services as processes on one machine.
 
 ``up`` starts, on an existing PostgreSQL (metadata and ledger databases, created if missing) and Redis
-(Celery broker): the graph sandbox, `airflow db migrate`, then api-server, scheduler, dag-processor,
-triggerer and two Celery workers, each in its own process group. Their process ids go to
-``<home>/topology.json``; ``down`` stops exactly those process groups (SIGTERM, then SIGKILL after a grace
-period) and nothing else.
+(Celery broker): the graph sandbox, `airflow db migrate` and the Graph API pool (`airflow pools set
+meta_graph_api`), then api-server, scheduler, dag-processor, triggerer and two Celery workers, each in its own
+process group. Their process ids go to ``<home>/topology.json``; ``down`` stops exactly those process groups
+(SIGTERM, then SIGKILL after a grace period) and nothing else.
 
 Secrets (JWT secret, API secret key, Fernet key, sandbox tokens) are generated or fetched per ``up`` and
 handed to the processes through their environment only: none is written to a file or printed. The one
@@ -31,7 +31,8 @@ import requests
 
 from include.topology.connections import sandbox_environment
 from include.topology.hostname import WORKER_NAME_ENV
-from include.topology.services import SERVICES, ServiceSpec
+from include.topology.services import API_POOL, SERVICES, ServiceSpec
+from partnership_ads.params import API_POOL_ENV
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -250,6 +251,7 @@ def base_environment(
             "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
             "AIRFLOW__CORE__FERNET_KEY": _fernet_key(),
             "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
+            API_POOL_ENV: API_POOL.name,
         }
     )
     env.update(connections)
@@ -376,6 +378,20 @@ class NativeTopology:
             )
         if result.returncode != 0:
             raise TopologyError(f"`airflow db migrate` failed (exit {result.returncode}); see {init_log}")
+        # Before the scheduler starts: a task whose pool does not exist is never queued.
+        with init_log.open("ab") as out:
+            result = subprocess.run(
+                [values["python"], "-m", "airflow", *API_POOL.airflow_command],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=120,
+                check=False,
+            )
+        if result.returncode != 0:
+            raise TopologyError(
+                f"`airflow pools set {API_POOL.name}` failed (exit {result.returncode}); see {init_log}"
+            )
 
         for spec in SERVICES:
             if spec.kind != "daemon" or spec.compose_name == "graph-sandbox":

@@ -122,6 +122,26 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ),
 )
 
+
+@dataclass(frozen=True)
+class PoolSpec:
+    """An Airflow pool the topology creates right after ``airflow db migrate``, before any daemon starts."""
+
+    name: str
+    slots: int
+    description: str
+
+    @property
+    def airflow_command(self) -> tuple[str, ...]:
+        """The idempotent ``airflow pools set`` sub-command that creates or updates the pool."""
+        return ("pools", "set", self.name, str(self.slots), self.description)
+
+
+# Meta counts Graph calls per token and business, not per worker: the Graph-calling tasks (fetch, issue,
+# revoke) share this pool, named to them by env PARTNERSHIP_ADS_API_POOL, so adding workers never
+# multiplies the calls in flight.
+API_POOL = PoolSpec("meta_graph_api", 4, "Meta Graph API calls")
+
 # Connection ids the pipeline reads, defined by environment (`AIRFLOW_CONN_<ID>`) in both topologies. Creator
 # connections (`meta_graph_creator_<ig_user_id>`) come on top, one per creator that granted a token.
 CONNECTION_IDS: tuple[str, ...] = ("meta_graph_default", "partnership_ads_db", "partnership_ads_webhook")

@@ -29,6 +29,11 @@ BRANDS_ENV = "PARTNERSHIP_ADS_BRANDS"
 OUTPUT_URI_VARIABLE = "partnership_ads_output_uri"
 OUTPUT_URI_ENV = "PARTNERSHIP_ADS_OUTPUT_URI"
 DEFAULT_META_CONN_ID = "meta_graph_default"
+#: Airflow pool of the tasks that call the Graph API (fetch, issue, revoke). Meta counts calls per token and
+#: business, not per worker, so the cap has to be one pool shared by the whole deployment; ``default_pool``
+#: keeps a bare install and ``airflow dags test`` working without creating one.
+API_POOL_ENV = "PARTNERSHIP_ADS_API_POOL"
+DEFAULT_API_POOL = "default_pool"
 SINK_CHOICES = ("sql", "webhook", "files")
 FILE_FORMAT_CHOICES = ("csv", "parquet", "jsonl")
 _CONN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
@@ -51,6 +56,15 @@ FILTER_PARAM_NAMES: tuple[str, ...] = (
     "ad_partner_page_ids",
 )
 assert set(FILTER_PARAM_NAMES) == set(FILTER_NAMES), "the DAG must expose every discovery filter"
+
+
+def api_pool(environ: Mapping[str, str]) -> str:
+    """The pool for Graph-calling tasks: env ``PARTNERSHIP_ADS_API_POOL``, else ``default_pool``.
+
+    Read by the DAG files at parse time (an environment lookup, no I/O). The pool must exist in the metadata
+    database: a task in a missing pool is never scheduled.
+    """
+    return environ.get(API_POOL_ENV, "").strip() or DEFAULT_API_POOL
 
 
 def _given(value: Any) -> bool:

@@ -84,3 +84,27 @@ def test_trigger_form_exposes_every_filter_with_the_apis_own_names() -> None:
         assert schema.get("section"), f"{name} has no section in the trigger form"
         assert params[name].description, f"{name} has no description"
     assert params["ad_eligibilities"].schema["values_display"]["AD_READY"] == "Ad ready"
+
+
+def _graph_task_pools() -> dict[str, str]:
+    pipeline = _import(DAGS / "partnership_ad_codes.py").dag
+    revoke = _import(DAGS / "revoke_partnership_ad_codes.py").dag
+    pools = {
+        task_id: pipeline.get_task(task_id).partial_kwargs["pool"]
+        for task_id in ("fetch_advertisable_content", "issue_ad_codes")
+    }
+    return {**pools, "revoke_ad_codes": revoke.get_task("revoke_ad_codes").pool}
+
+
+def test_graph_calling_tasks_run_in_the_pool_named_by_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PARTNERSHIP_ADS_API_POOL", "meta_graph_api")
+    assert set(_graph_task_pools().values()) == {"meta_graph_api"}
+
+
+def test_graph_calling_tasks_use_the_default_pool_when_none_is_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PARTNERSHIP_ADS_API_POOL", raising=False)
+    assert set(_graph_task_pools().values()) == {"default_pool"}

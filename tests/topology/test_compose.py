@@ -15,8 +15,9 @@ import yaml
 
 from include.graph_sandbox.testing import start_sandbox
 from include.topology.connections import sandbox_environment
-from include.topology.native import TopologyConfig
-from include.topology.services import CONNECTION_IDS, SERVICES, connection_env_name, service
+from include.topology.native import TopologyConfig, base_environment
+from include.topology.services import API_POOL, CONNECTION_IDS, SERVICES, connection_env_name, service
+from partnership_ads.params import API_POOL_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_MOUNTS = {
@@ -67,6 +68,21 @@ def test_each_airflow_daemon_runs_the_same_airflow_command(compose: dict[str, An
 def test_init_service_migrates_the_metadata_database(compose: dict[str, Any]) -> None:
     assert service("airflow-init").airflow_command == ("db", "migrate")
     assert compose["services"]["airflow-init"]["environment"]["_AIRFLOW_DB_MIGRATE"] == "true"
+
+
+def test_init_service_creates_the_graph_api_pool_the_native_topology_creates(compose: dict[str, Any]) -> None:
+    name, slots, description = API_POOL.airflow_command[2:]
+    expected = f'airflow pools set {name} {slots} "{description}"'
+    assert expected in _command(compose["services"]["airflow-init"])
+
+
+def test_airflow_services_name_the_graph_api_pool_to_the_dags(compose: dict[str, Any]) -> None:
+    assert compose["x-airflow-common"]["environment"][API_POOL_ENV] == API_POOL.name
+
+
+def test_native_topology_names_the_graph_api_pool_to_the_dags(tmp_path: Path) -> None:
+    environment = base_environment(TopologyConfig(home=tmp_path), api_port=8080, connections={})
+    assert environment[API_POOL_ENV] == API_POOL.name
 
 
 def test_sandbox_service_runs_the_sandbox_with_the_native_world(compose: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ import psycopg2
 import pytest
 
 from include.graph_sandbox.testing import SandboxClient
+from include.topology.services import API_POOL
 from tests.topology.conftest import DAG_ID
 
 if TYPE_CHECKING:
@@ -108,6 +109,12 @@ def test_mapped_task_instances_ran_on_both_workers(
     mapped = [ti for ti in finished_run.task_instances if ti["map_index"] >= 0]
     assert len(mapped) >= 2 * 3, "one fetch, issue and push instance per brand"
     assert {ti["hostname"] for ti in mapped} == native_topology.worker_hostnames
+
+
+def test_graph_calling_tasks_ran_in_the_graph_api_pool(finished_run: FinishedRun) -> None:
+    graph_tasks = {"fetch_advertisable_content", "issue_ad_codes"}
+    pools = {ti["pool"] for ti in finished_run.task_instances if ti["task_id"] in graph_tasks}
+    assert pools == {API_POOL.name}
 
 
 def test_ledger_holds_exactly_the_codes_the_sandbox_issued(finished_run: FinishedRun) -> None:
