@@ -43,7 +43,7 @@ def sandbox_brands(sandbox: SandboxLike, count: int = 2) -> list[dict[str, Any]]
     brands = [
         t
         for t in sandbox.tokens()
-        if t["role"] == "brand" and t["label"] != "minted" and "seed example" not in t["label"]
+        if t["role"] == "brand" and not t["minted"] and "seed example" not in t["label"]
     ][:count]
     return [
         {
@@ -76,14 +76,14 @@ def pipeline_environment(
     """
     tokens = sandbox.tokens()
     chosen = sandbox_brands(sandbox, brands)
-    by_business = {t["business_id"]: t for t in tokens if t["role"] == "brand" and t["label"] != "minted"}
+    by_business = {t["business_id"]: t for t in tokens if t["role"] == "brand" and not t["minted"]}
     env: dict[str, str] = {}
     for brand in chosen:
         token = by_business[brand["business_id"]]["access_token"]
         env[f"AIRFLOW_CONN_{brand['meta_conn_id'].upper()}"] = _meta_conn(
             sandbox.url, sandbox.api_version, token
         )
-    creators = [t for t in tokens if t["role"] == "creator" and t["label"] != "minted"]
+    creators = [t for t in tokens if t["role"] == "creator" and not t["minted"]]
     with_conn = creators[: len(creators) - skip_creators] if skip_creators else creators
     without = creators[len(with_conn) :]
     for creator in with_conn:
