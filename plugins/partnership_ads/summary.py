@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 SUMMARY_OUTCOMES = (
     "issued",
     "harvested",
-    "known",
+    "already_in_ledger",
     "awaiting_creator_authorisation",
     "failed",
     "claimed_elsewhere",

@@ -39,7 +39,7 @@ CREATOR_CONN_PREFIX = "meta_graph_creator_"
 OUTCOMES = (
     "issued",  # a new code was created with the owner's token
     "harvested",  # a code discovery (or a lookup after a crash) already showed, recorded without a POST
-    "known",  # the ledger already held the code: nothing to do
+    "already_in_ledger",  # the ledger already held the code: nothing to do
     "awaiting_creator_authorisation",  # no connection for the creator: reported, re-evaluated next run
     "failed",  # the POST failed (the item is retried on the next try or run)
     "claimed_elsewhere",  # another attempt holds a live claim on this media right now
@@ -229,7 +229,7 @@ class IssueAdCodesOperator(BaseOperator):
         if self.dry_run:
             for row, _conn_id in candidates:
                 code_row = ledger.code(str(row["content_id"]))
-                outcome = "known" if code_row and code_row.ad_code else "planned"
+                outcome = "already_in_ledger" if code_row and code_row.ad_code else "planned"
                 results.append(_Result(str(row["content_id"]), outcome))
         elif candidates:
             results.extend(self._issue_all(candidates, ledger, scope, hook_for, owner=owner, run_id=run_id))
@@ -239,12 +239,14 @@ class IssueAdCodesOperator(BaseOperator):
         content_id = str(row["content_id"])
         if self.dry_run:
             code_row = ledger.code(content_id)
-            known = code_row is not None and code_row.ad_code == row["ad_code"]
-            return _Result(content_id, "known" if known else "harvested", ad_code=row["ad_code"])
+            in_ledger = code_row is not None and code_row.ad_code == row["ad_code"]
+            return _Result(
+                content_id, "already_in_ledger" if in_ledger else "harvested", ad_code=row["ad_code"]
+            )
         new = ledger.harvest(
             content_id, row["ad_code"], business_id=business_id, owner_ig_user_id=row["author_ig_user_id"]
         )
-        outcome = "harvested" if new else "known"
+        outcome = "harvested" if new else "already_in_ledger"
         ledger.record_brand_item(business_id, content_id, outcome, run_id=run_id)
         return _Result(content_id, outcome, ad_code=row["ad_code"])
 
@@ -290,10 +292,10 @@ class IssueAdCodesOperator(BaseOperator):
             # which is still recovered by lookup (that never POSTs beyond the cap).
             reserved = reserve_post()
             if not reserved:
-                known = ledger.code(content_id)
-                if known is not None and known.state in HAS_CODE_STATES and known.ad_code:
-                    return _Result(content_id, "known", ad_code=known.ad_code)
-                if known is None or known.state not in (CodeState.ISSUING, CodeState.FAILED):
+                in_ledger = ledger.code(content_id)
+                if in_ledger is not None and in_ledger.state in HAS_CODE_STATES and in_ledger.ad_code:
+                    return _Result(content_id, "already_in_ledger", ad_code=in_ledger.ad_code)
+                if in_ledger is None or in_ledger.state not in (CodeState.ISSUING, CodeState.FAILED):
                     return _Result(content_id, "deferred", f"over max_codes={self.max_codes}")
             claim = ledger.claim(
                 content_id,
@@ -305,7 +307,7 @@ class IssueAdCodesOperator(BaseOperator):
             if reserved and claim.kind not in (ClaimKind.FRESH, ClaimKind.RECOVERED):
                 unreserve_post()
             if claim.kind == ClaimKind.HAS_CODE:
-                return _Result(content_id, "known", ad_code=claim.ad_code)
+                return _Result(content_id, "already_in_ledger", ad_code=claim.ad_code)
             if claim.kind == ClaimKind.REVOKED:
                 return _Result(content_id, "revoked", "revoked on purpose; not re-issued")
             if claim.kind == ClaimKind.HELD:

@@ -44,8 +44,8 @@ def test_rerun_of_the_same_day_issues_nothing_new(pipeline: Pipeline) -> None:
     assert second["counts"]["issued"] == 0
     assert len(pipeline.posts()) == posts
     assert (
-        second["counts"]["known"]
-        == first["counts"]["issued"] + first["counts"]["known"] + first["counts"]["harvested"]
+        second["counts"]["already_in_ledger"]
+        == first["counts"]["issued"] + first["counts"]["already_in_ledger"] + first["counts"]["harvested"]
     )
 
 

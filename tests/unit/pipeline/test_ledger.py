@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from typing import TYPE_CHECKING
 
@@ -146,9 +147,28 @@ def test_revocation_is_pending_only_for_sinks_that_had_the_code(ledger: Ledger) 
 
 def test_run_figures_are_replaced_on_rerun_of_the_summary(ledger: Ledger) -> None:
     ledger.record_run_figures("r1", BRAND, {"issued": 3})
-    ledger.record_run_figures("r1", BRAND, {"issued": 4, "known": 1})
-    assert ledger.run_figures("r1") == {BRAND: {"issued": 4, "known": 1}}
+    ledger.record_run_figures("r1", BRAND, {"issued": 4, "already_in_ledger": 1})
+    assert ledger.run_figures("r1") == {BRAND: {"issued": 4, "already_in_ledger": 1}}
     assert ledger.latest_run_id() == "r1"
+
+
+def test_outcomes_recorded_as_known_read_as_already_in_ledger_after_migration(tmp_path: Path) -> None:
+    ledger = Ledger.from_sqlite_path(tmp_path / "l.db")
+    current = ledger.sql_dir
+    before_rename = tmp_path / "sql"
+    before_rename.mkdir()
+    for version, path in ledger.migrations():
+        if version < "0003":
+            shutil.copy(path, before_rename / path.name)
+    ledger.sql_dir = before_rename
+    ledger.migrate()
+    ledger.record_run_figures("r0", BRAND, {"issued": 1, "known": 2})
+    _seen(ledger, "1")
+    ledger.record_brand_item(BRAND, "1", "known", run_id="r0")
+    ledger.sql_dir = current
+    assert "0003" in ledger.migrate()
+    assert ledger.run_figures("r0") == {BRAND: {"issued": 1, "already_in_ledger": 2}}
+    assert ledger.brand_items(BRAND) == [("1", "already_in_ledger", None)]
 
 
 def test_content_upsert_keeps_one_row_per_brand_and_media(ledger: Ledger) -> None:

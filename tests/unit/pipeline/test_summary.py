@@ -31,6 +31,7 @@ def test_summary_merges_brands_and_counts_delivered_per_sink() -> None:
 
 def test_nothing_delivered_means_no_asset_update() -> None:
     summary = build_summary(
-        [{"business_id": "1", "counts": {"known": 4}}], [{"business_id": "1", "delivered": {"sql": 0}}]
+        [{"business_id": "1", "counts": {"already_in_ledger": 4}}],
+        [{"business_id": "1", "delivered": {"sql": 0}}],
     )
     assert not summary["delivered_any"]
