@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
@@ -27,10 +26,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.sql.hooks.sql import DbApiHook
-
 if TYPE_CHECKING:
-    from airflow.sdk import Connection
+    from airflow.providers.common.sql.hooks.sql import DbApiHook
 
 log = logging.getLogger(__name__)
 
@@ -143,36 +140,14 @@ CONTENT_COLUMNS = (
 )
 
 
-class SqliteFileHook(DbApiHook):
-    """A ``DbApiHook`` on a SQLite file path, for the ledger's default when ``partnership_ads_db`` is "
-    "absent."""
+def __getattr__(name: str) -> Any:
+    # ``from partnership_ads.ledger import SqliteFileHook`` keeps working without importing common-sql
+    # whenever the ledger module is imported (the operators import it at DAG parse time).
+    if name == "SqliteFileHook":
+        from partnership_ads.sqlite_file import SqliteFileHook
 
-    conn_name_attr = "sqlite_file_conn_id"
-    default_conn_name = "partnership_ads_sqlite_file"
-    conn_type = "sqlite"
-    hook_name = "SQLite file"
-    _placeholder = "?"
-
-    def __init__(self, path: str | os.PathLike[str], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.path = Path(path)
-
-    def get_conn(self) -> sqlite3.Connection:
-        """Open the file (creating its folder); waits up to 30 s for another writer's lock."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        return sqlite3.connect(str(self.path), timeout=30)
-
-    def get_uri(self) -> str:
-        """SQLAlchemy URI of the file."""
-        return f"sqlite:///{self.path}"
-
-    @property
-    def connection(self) -> Connection:  # type: ignore[override]
-        raise NotImplementedError("SqliteFileHook has no Airflow connection")
-
-    @property
-    def connection_extra(self) -> dict:  # type: ignore[override]
-        return {}
+        return SqliteFileHook
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def default_ledger_path() -> Path:
@@ -198,6 +173,7 @@ def sql_hook_for(conn_id: str = DEFAULT_LEDGER_CONN_ID) -> DbApiHook:
     """The SQL hook of connection ``conn_id``; the default SQLite ledger file when the connection is "
     "absent."""
     if connection_exists(conn_id):
+        from airflow.providers.common.sql.hooks.sql import DbApiHook
         from airflow.sdk import BaseHook
 
         hook = BaseHook.get_connection(conn_id).get_hook()
@@ -209,6 +185,8 @@ def sql_hook_for(conn_id: str = DEFAULT_LEDGER_CONN_ID) -> DbApiHook:
         return hook
     path = default_ledger_path()
     log.info("Connection %s not found: using the SQLite file %s", conn_id, path)
+    from partnership_ads.sqlite_file import SqliteFileHook
+
     return SqliteFileHook(path)
 
 
@@ -229,7 +207,8 @@ class Ledger:
         self.sql_dir = sql_dir or Path(os.environ.get(SQL_DIR_ENV) or _DEFAULT_SQL_DIR)
         self._write_lock = threading.Lock()
         self._paramstyle_qmark = getattr(hook, "placeholder", "%s") == "?"
-        self._is_sqlite = isinstance(hook, SqliteFileHook) or getattr(hook, "conn_type", "") == "sqlite"
+        # SqliteFileHook and the sqlite provider's hook both say conn_type "sqlite".
+        self._is_sqlite = getattr(hook, "conn_type", "") == "sqlite"
 
     # --- construction -------------------------------------------------------------------------------------
 
@@ -241,6 +220,8 @@ class Ledger:
     @classmethod
     def from_sqlite_path(cls, path: str | os.PathLike[str], *, clock: Clock = utcnow) -> Ledger:
         """The ledger in a SQLite file."""
+        from partnership_ads.sqlite_file import SqliteFileHook
+
         return cls(SqliteFileHook(path), clock=clock)
 
     # --- plumbing -------------------------------------------------------------------------------------------
