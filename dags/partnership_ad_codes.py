@@ -17,8 +17,7 @@ import logging
 import os
 from typing import Any
 
-from airflow.sdk import DAG, Asset, get_current_context, task
-from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, get_current_context, task
 
 from partnership_ads.operators import (
     FetchAdvertisableContentOperator,
