@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,7 @@ from include.topology.services import API_POOL, SERVICES, ServiceSpec
 from partnership_ads.params import API_POOL_ENV
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -172,36 +173,36 @@ def _server_listening(host: str, port: int) -> bool:
         return False
 
 
-def ensure_databases(config: TopologyConfig) -> None:
-    """Create the metadata and ledger databases on the PostgreSQL server if they do not exist."""
+@contextmanager
+def _server_cursor(config: TopologyConfig) -> Iterator[Any]:
+    """An autocommit cursor on the server's ``postgres`` database (CREATE / DROP DATABASE need one)."""
     import psycopg2
 
     admin = psycopg2.connect(config.postgres_uri("postgres"))
     admin.autocommit = True
     try:
         with admin.cursor() as cur:
-            for name in (config.metadata_database, config.ledger_database):
-                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-                if cur.fetchone() is None:
-                    # Identifiers cannot be bound parameters; the names come from configuration, not users.
-                    cur.execute(f'CREATE DATABASE "{name}"')
-                    log.info("created database %s", name)
+            yield cur
     finally:
         admin.close()
+
+
+def ensure_databases(config: TopologyConfig) -> None:
+    """Create the metadata and ledger databases on the PostgreSQL server if they do not exist."""
+    with _server_cursor(config) as cur:
+        for name in (config.metadata_database, config.ledger_database):
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if cur.fetchone() is None:
+                # Identifiers cannot be bound parameters; the names come from configuration, not users.
+                cur.execute(f'CREATE DATABASE "{name}"')
+                log.info("created database %s", name)
 
 
 def drop_databases(config: TopologyConfig) -> None:
     """Drop the metadata and ledger databases (used by tests that created uniquely named ones)."""
-    import psycopg2
-
-    admin = psycopg2.connect(config.postgres_uri("postgres"))
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            for name in (config.metadata_database, config.ledger_database):
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.close()
+    with _server_cursor(config) as cur:
+        for name in (config.metadata_database, config.ledger_database):
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def write_passwords_file(home: Path) -> Path:
@@ -365,33 +366,13 @@ class NativeTopology:
             connections = {k: v for k, v in os.environ.items() if k.startswith("AIRFLOW_CONN_")}
         env = base_environment(config, api_port=api_port, connections=connections)
 
-        init = by_name["airflow-init"]
         init_log = self._log_path("airflow-init")
-        with init_log.open("wb") as out:
-            result = subprocess.run(
-                render_argv(init, values),
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                timeout=300,
-                check=False,
-            )
-        if result.returncode != 0:
-            raise TopologyError(f"`airflow db migrate` failed (exit {result.returncode}); see {init_log}")
+        init_log.write_bytes(b"")
+        _run_oneshot(render_argv(by_name["airflow-init"], values), env, init_log, timeout=300)
         # Before the scheduler starts: a task whose pool does not exist is never queued.
-        with init_log.open("ab") as out:
-            result = subprocess.run(
-                [values["python"], "-m", "airflow", *API_POOL.airflow_command],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                timeout=120,
-                check=False,
-            )
-        if result.returncode != 0:
-            raise TopologyError(
-                f"`airflow pools set {API_POOL.name}` failed (exit {result.returncode}); see {init_log}"
-            )
+        _run_oneshot(
+            [values["python"], "-m", "airflow", *API_POOL.airflow_command], env, init_log, timeout=120
+        )
 
         for spec in SERVICES:
             if spec.kind != "daemon" or spec.compose_name == "graph-sandbox":
@@ -479,6 +460,17 @@ class NativeTopology:
         if state is None:
             return {}
         return {record.name: _alive(record) for record in state.processes}
+
+
+def _run_oneshot(argv: list[str], env: Mapping[str, str], log_path: Path, *, timeout: float) -> None:
+    """Run a command to completion, appending its output to ``log_path``; raise TopologyError on failure."""
+    with log_path.open("ab") as out:
+        result = subprocess.run(
+            argv, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=timeout, check=False
+        )
+    if result.returncode != 0:
+        command = " ".join(argv[argv.index("airflow") :] if "airflow" in argv else argv)
+        raise TopologyError(f"`{command}` failed (exit {result.returncode}); see {log_path}")
 
 
 def _http_ok(url: str) -> bool:

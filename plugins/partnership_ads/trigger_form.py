@@ -11,7 +11,7 @@ from __future__ import annotations
 from airflow.sdk import Param
 
 from partnership_ads.graph.params import ENUM_FILTERS, SORT_BY_VALUES
-from partnership_ads.params import DEFAULT_META_CONN_ID, FILE_FORMAT_CHOICES, SINK_CHOICES
+from partnership_ads.params import DEFAULT_META_CONN_ID, FILE_FORMAT_CHOICES, FILTER_PARAM_NAMES, SINK_CHOICES
 
 #: Display names of the discovery endpoint's enum filters, in the order the form lists them.
 ENUM_DISPLAY: dict[str, dict[str, str]] = {
@@ -185,6 +185,8 @@ PIPELINE_PARAMS: dict[str, Param] = {
         section=RUN_SECTION,
     ),
 }
+
+assert set(FILTER_PARAM_NAMES) <= set(PIPELINE_PARAMS), "the form must expose every discovery filter"
 
 #: The trigger form of ``revoke_partnership_ad_codes``.
 REVOKE_PARAMS: dict[str, Param] = {

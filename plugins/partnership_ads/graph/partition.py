@@ -98,18 +98,17 @@ class OrderedMerge:
             self._threads.append(thread)
             thread.start()
         try:
-            for source in self._queues:
-                while True:
-                    item = source.get()
-                    if item is _DONE:
-                        break
-                    if isinstance(item, BaseException):
-                        raise item
-                    yield item
+            yield from self._pages()
         finally:
             self._stop.set()
             for thread in self._threads:
                 thread.join(timeout=5)
+
+    def _pages(self) -> Iterator[list[dict[str, Any]]]:
+        """The producers' pages in this merge's order: every page of the first producer, then the next..."""
+        for source in self._queues:
+            while (item := source.get()) is not _DONE:
+                yield _page(item)
 
 
 class ArrivalMerge(OrderedMerge):
@@ -129,25 +128,19 @@ class ArrivalMerge(OrderedMerge):
         shared: queue.Queue[Any] = queue.Queue(maxsize=max(1, len(producers)) * queue_pages)
         self._queues = [shared for _ in producers]
 
-    def __iter__(self) -> Iterator[list[dict[str, Any]]]:
-        for index in range(len(self._producers)):
-            thread = threading.Thread(
-                target=self._run, args=(index,), name=f"graph-partition-{index}", daemon=True
-            )
-            self._threads.append(thread)
-            thread.start()
-        source = self._queues[0] if self._queues else None
+    def _pages(self) -> Iterator[list[dict[str, Any]]]:
+        """Pages as they arrive on the one shared queue, until every producer has said it is done."""
         remaining = len(self._producers)
-        try:
-            while remaining and source is not None:
-                item = source.get()
-                if item is _DONE:
-                    remaining -= 1
-                    continue
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            self._stop.set()
-            for thread in self._threads:
-                thread.join(timeout=5)
+        while remaining:
+            item = self._queues[0].get()
+            if item is _DONE:
+                remaining -= 1
+            else:
+                yield _page(item)
+
+
+def _page(item: Any) -> list[dict[str, Any]]:
+    """A page from a producer's queue; a producer's exception is re-raised in the consumer's thread."""
+    if isinstance(item, BaseException):
+        raise item
+    return item

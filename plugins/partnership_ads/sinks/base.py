@@ -11,12 +11,32 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from partnership_ads.ledger import DeliveryRecord
+
+
+#: Columns of a delivered code, as the SQL table and the files carry them (``state`` is active | revoked;
+#: times are ISO 8601 UTC text).
+DELIVERED_COLUMNS: tuple[str, ...] = (
+    "business_id",
+    "content_id",
+    "ig_user_id",
+    "permalink",
+    "ad_code",
+    "state",
+    "issued_at",
+    "revoked_at",
+    "delivered_at",
+)
+
+
+def delivered_rows(records: Sequence[DeliveryRecord], delivered_at: str) -> list[dict[str, Any]]:
+    """The batch as rows of :data:`DELIVERED_COLUMNS`, each stamped with ``delivered_at``."""
+    return [{**record.as_dict(), "delivered_at": delivered_at} for record in records]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from partnership_ads.ledger import iso, utcnow
-from partnership_ads.sinks.base import AdCodeSink, DeliveryContext
+from partnership_ads.sinks.base import DELIVERED_COLUMNS, AdCodeSink, DeliveryContext, delivered_rows
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -27,17 +27,6 @@ if TYPE_CHECKING:
     from partnership_ads.ledger import DeliveryRecord
 
 FILE_FORMATS = {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}
-COLUMNS = (
-    "business_id",
-    "content_id",
-    "ig_user_id",
-    "permalink",
-    "ad_code",
-    "state",
-    "issued_at",
-    "revoked_at",
-    "delivered_at",
-)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -108,14 +97,12 @@ class FileSink(AdCodeSink):
             return
         import pandas as pd
 
-        delivered_at = iso(self.clock())
-        frame = pd.DataFrame(
-            [{**r.as_dict(), "delivered_at": delivered_at} for r in records], columns=list(COLUMNS)
-        ).astype("string")
+        columns = list(DELIVERED_COLUMNS)
+        frame = pd.DataFrame(delivered_rows(records, iso(self.clock())), columns=columns).astype("string")
         target = self.target(context)
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
-            existing = _read(target, self.file_format).reindex(columns=list(COLUMNS)).astype("string")
+            existing = _read(target, self.file_format).reindex(columns=columns).astype("string")
             frame = pd.concat([existing, frame], ignore_index=True).drop_duplicates(
                 subset=["content_id"], keep="last"
             )

@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING, ClassVar
 
 from partnership_ads.ledger import DEFAULT_LEDGER_CONN_ID, iso, sql_hook_for, utcnow
-from partnership_ads.sinks.base import AdCodeSink, DeliveryContext
+from partnership_ads.sinks.base import DELIVERED_COLUMNS, AdCodeSink, DeliveryContext, delivered_rows
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -17,17 +17,6 @@ if TYPE_CHECKING:
     from partnership_ads.ledger import DeliveryRecord
 
 DEFAULT_TABLE = "partnership_ad_codes"
-COLUMNS = (
-    "business_id",
-    "content_id",
-    "ig_user_id",
-    "permalink",
-    "ad_code",
-    "state",
-    "issued_at",
-    "revoked_at",
-    "delivered_at",
-)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 
@@ -85,25 +74,14 @@ class SqlTableSink(AdCodeSink):
         if not records:
             return
         self.ensure_table()
-        delivered_at = iso(self.clock())
         rows = [
-            (
-                r.business_id,
-                r.content_id,
-                r.ig_user_id,
-                r.permalink,
-                r.ad_code,
-                r.state,
-                r.issued_at,
-                r.revoked_at,
-                delivered_at,
-            )
-            for r in records
+            tuple(row[column] for column in DELIVERED_COLUMNS)
+            for row in delivered_rows(records, iso(self.clock()))
         ]
         self.hook.insert_rows(
             self.table,
             rows,
-            target_fields=list(COLUMNS),
+            target_fields=list(DELIVERED_COLUMNS),
             commit_every=max(1, len(rows)),  # one transaction (0 means "no chunks" to some hooks)
             replace=True,
             replace_index=["business_id", "content_id"],
