@@ -253,14 +253,11 @@ class PartnershipAdsHook(HttpHook):
     """Meta Graph API client for partnership ads: discovery, lookups, and ad codes.
 
     Built on ``HttpHook`` for connection handling and its keep-alive session; everything Graph-specific is
-    added
-    here: parameter validation, error classification, retries with backoff, throttle waits, usage-based
-    slowdown,
-    ``appsecret_proof`` on every request, and secrets kept out of logs and exceptions.
+    added here: parameter validation, error classification, retries with backoff, throttle waits, usage-based
+    slowdown, ``appsecret_proof`` on every request, and secrets kept out of logs and exceptions.
 
     One instance holds one ``requests`` session (keep-alive, a pool of up to 32 connections) and may be shared
-    by
-    the threads of a concurrent task. A throttling answer pauses every thread using the instance.
+    by the threads of a concurrent task. A throttling answer pauses every thread using the instance.
 
     Testing seam: ``_sleep``, ``_monotonic`` and ``_time`` (wall clock, for ``appsecret_time``) and ``_rng``
     (backoff jitter) may be replaced; waits then happen on the fake clock.
@@ -339,10 +336,8 @@ class PartnershipAdsHook(HttpHook):
         """Return the hook's one shared ``requests`` session, created on first use.
 
         Unlike ``HttpHook.get_conn``, the session carries no connection extras as headers and no basic auth;
-        the
-        credentials are added per request. ``headers`` and ``extra_options`` are applied only when the session
-        is
-        first created.
+        the credentials are added per request. ``headers`` and ``extra_options`` are applied only when the
+        session is first created.
         """
         with self._setup_lock:
             if self._session is None:
@@ -523,8 +518,7 @@ class PartnershipAdsHook(HttpHook):
         """Send one Graph call with retries. Writes whose outcome is unknown are never repeated here.
 
         :raises GraphAPIError: the last error, when it is fatal, when retries are exhausted, when a throttle
-        wait
-            exceeds ``max_throttle_wait_seconds``, or (writes) when the outcome is unknown.
+            wait exceeds ``max_throttle_wait_seconds``, or (writes) when the outcome is unknown.
         """
         policy = self.settings.retry
         retry_number = 0
@@ -607,19 +601,16 @@ class PartnershipAdsHook(HttpHook):
         """Walk ``GET /{business_id}/partnership-ads-advertisable-content`` page by page, lazily.
 
         Follows ``paging.cursors.after`` until a page comes without ``paging``. Empty pages are not yielded.
-        Every
-        argument is validated when this method is called, before any request.
+        Every argument is validated when this method is called, before any request.
 
         :param fields: Graph string (``"content_id,author{display_name}"``) or nested structure
             (``["content_id", {"author": ["display_name"]}]``); ``None`` lets Graph return ``content_id``
             only.
         :param page_size: ``limit``, 1..50 (Graph counts calls, not rows: keep it at 50).
         :param partitions: opt-in parallel walk: with ``start_date`` and ``end_date``, split the window into
-        this
-            many day-aligned sub-windows fetched in parallel threads (``sort_by`` must be ``DATE``, and is set
-            to it
-            when absent). Pages come newest window first, so items arrive in the order of the sequential
-            ``sort_by=DATE`` walk, each once; at most ``partitions * 4`` pages are buffered.
+            this many day-aligned sub-windows fetched in parallel threads (``sort_by`` must be ``DATE``, and
+            is set to it when absent). Pages come newest window first, so items arrive in the order of the
+            sequential ``sort_by=DATE`` walk, each once; at most ``partitions * 4`` pages are buffered.
         :param ordered: with ``partitions > 1``: ``True`` (default) keeps the sequential walk's order, which
             leaves little parallelism (the later windows wait behind the newest one once their small buffer
             is full); ``False`` yields pages as the windows deliver them: the same items, each once, every
@@ -798,8 +789,7 @@ class PartnershipAdsHook(HttpHook):
         """Look items up directly by ``content_ids``, ``permalinks`` or ``ad_codes`` (exactly one of them).
 
         More than 50 values are split into requests of at most 50; repeated values are sent once. Items that
-        Graph
-        does not return (unknown, or not visible to this brand) are simply absent from the result.
+        Graph does not return (unknown, or not visible to this brand) are simply absent from the result.
 
         :raises ValueError: on invalid arguments (before any request).
         :raises GraphAPIError: when a request fails (after retries where they apply).
@@ -836,15 +826,11 @@ class PartnershipAdsHook(HttpHook):
         """Create the partnership ad code of an Instagram media (call with the media owner's connection).
 
         A POST that may have reached the server without a clear answer (timeout, dropped connection, 5xx, a
-        2xx
-        body that is not the expected JSON) is never repeated blindly: with ``discovery`` (the brand's access)
-        the
-        media is looked up first and an existing code is returned; only when the lookup shows no code is the
-        POST
-        sent again (within ``max_retries``). Without ``discovery`` the hook raises
+        2xx body that is not the expected JSON) is never repeated blindly: with ``discovery`` (the brand's
+        access) the media is looked up first and an existing code is returned; only when the lookup shows no
+        code is the POST sent again (within ``max_retries``). Without ``discovery`` the hook raises
         :class:`AdCodeOutcomeUnknownError` instead of posting again. Rejected answers (throttling, Meta's
-        transient
-        errors at 4xx, connection refused) did not create anything and are retried as usual.
+        transient errors at 4xx, connection refused) did not create anything and are retried as usual.
 
         :returns: the ad code.
         :raises ValueError: when ``ig_media_id`` is not a numeric Instagram media id.

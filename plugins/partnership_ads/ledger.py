@@ -44,8 +44,7 @@ def utcnow() -> datetime:
 
 
 def iso(moment: datetime) -> str:
-    """Format a time the way the ledger stores it: ISO 8601 in UTC with microseconds, so text order is "
-    "time."""
+    """A time as the ledger stores it: ISO 8601 UTC with microseconds, so text order is time order."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -170,8 +169,7 @@ def connection_exists(conn_id: str) -> bool:
 
 
 def sql_hook_for(conn_id: str = DEFAULT_LEDGER_CONN_ID) -> DbApiHook:
-    """The SQL hook of connection ``conn_id``; the default SQLite ledger file when the connection is "
-    "absent."""
+    """The SQL hook of connection ``conn_id``, or of the default SQLite ledger file when it is absent."""
     if connection_exists(conn_id):
         from airflow.providers.common.sql.hooks.sql import DbApiHook
         from airflow.sdk import BaseHook
@@ -312,8 +310,7 @@ class Ledger:
     # ---------------------------------------------------------------------------------------------
 
     def upsert_content(self, business_id: str, rows: Iterable[dict[str, Any]], *, run_id: str | None) -> int:
-        """Record items discovery returned for a brand (columns of :data:`CONTENT_COLUMNS`); returns the "
-        "count."""
+        """Record the items discovery returned for a brand (:data:`CONTENT_COLUMNS`); returns their count."""
         now = self._now()
         columns = ", ".join(CONTENT_COLUMNS)
         marks = ", ".join("?" for _ in CONTENT_COLUMNS)

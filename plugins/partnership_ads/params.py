@@ -174,8 +174,7 @@ def validate_run_params(params: Mapping[str, Any]) -> dict[str, Any]:
 def scheduled_window(
     data_interval_start: dt.datetime | None, data_interval_end: dt.datetime | None
 ) -> dict[str, str]:
-    """``start_date`` / ``end_date`` for a scheduled run: the days its data interval covers (end "
-    "exclusive)."""
+    """``start_date`` / ``end_date`` of a scheduled run: the days its data interval covers (end exclusive)."""
     if data_interval_start is None or data_interval_end is None:
         return {}
     start = data_interval_start.astimezone(dt.UTC).date()

@@ -54,8 +54,7 @@ def build_summary(
     issue_results: Iterable[dict[str, Any] | None],
     push_results: Iterable[dict[str, Any] | None],
 ) -> dict[str, Any]:
-    """Merge the mapped issue and push task results into ``{"brands": {...}, "totals": {...}, "sinks": "
-    "[...]}``."""
+    """Merge the mapped issue and push results into ``{"brands": {...}, "totals": {...}, "sinks": [...]}``."""
     brands: dict[str, dict[str, Any]] = {}
     for result in issue_results:
         if not result:

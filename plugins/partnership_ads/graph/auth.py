@@ -54,8 +54,7 @@ def place_credentials(
     """Return the headers, query and form parameters that carry the credentials of one request.
 
     The proof (not a secret on its own: it cannot be reversed into the token) goes in the query string for
-    every
-    method, so that it reaches the server whatever the body encoding.
+    every method, so that it reaches the server whatever the body encoding.
     """
     if transport not in TOKEN_TRANSPORTS:
         raise ValueError(f"token_transport: must be one of {', '.join(TOKEN_TRANSPORTS)}, got {transport!r}")

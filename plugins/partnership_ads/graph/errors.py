@@ -1,15 +1,12 @@
 """Graph API errors and the classification of every answer.
 
 Every non-2xx answer, every 2xx answer whose body is not the expected JSON, and every transport failure
-becomes a
-:class:`GraphAPIError` (or a subclass). Each carries ``http_status, code, error_subcode, type, message,
-fbtrace_id, is_transient`` and a ``retryable`` verdict:
+becomes a :class:`GraphAPIError` (or a subclass). Each carries ``http_status, code, error_subcode, type,
+message, fbtrace_id, is_transient`` and a ``retryable`` verdict:
 
 - ``retryable`` True: the condition passes with time (throttling, Meta's transient errors, 5xx, timeouts,
-dropped
-  connections, HTML or truncated bodies). The hook retries these itself, within its budget; when it gives up,
-  the
-  operator raises so that Airflow retries the task later.
+  dropped connections, HTML or truncated bodies). The hook retries these itself, within its budget; when it
+  gives up, the operator raises so that Airflow retries the task later.
 - ``retryable`` False: retrying cannot help (token invalid, permission missing, invalid parameter, duplicate,
   policy block). A person must act; the operator fails the task.
 
@@ -62,8 +59,7 @@ _TAGS = re.compile(r"<[^>]*>")
 
 
 class GraphAPIError(Exception):
-    """A Graph API call failed. Base class of every error the hook raises for an answer or a transport
-    failure.
+    """A Graph API call failed: base class of every error the hook raises for an answer or transport failure.
 
     :ivar http_status: HTTP status of the answer (``None`` when no answer arrived).
     :ivar code: Graph error ``code`` (``None`` when the body had no error envelope).
@@ -73,8 +69,7 @@ class GraphAPIError(Exception):
     :ivar fbtrace_id: Meta's trace id: quote it to Meta support.
     :ivar is_transient: Graph's ``is_transient`` flag (or the hook's verdict for answers without an envelope).
     :ivar retryable: True when the same call may succeed later (throttling, transient, network); False when a
-    person
-        must act first. Operators raise for Airflow to retry on True and fail the task on False.
+        person must act first. Operators raise for Airflow to retry on True and fail the task on False.
     :ivar method: HTTP method of the call; ``path``: its path (no query string, no credentials).
     :ivar outcome_unknown: True when a write may have reached the server and its effect is unknown.
     """
@@ -241,8 +236,7 @@ class AdCodeOutcomeUnknownError(GraphAPIError):
     """A ``POST .../partnership_ad_code`` may have created a code, and the hook could not find out.
 
     Raised instead of posting again (a second POST may rotate the code and invalidate the first). Retryable:
-    on
-    the next try, look the media up (``DiscoveryScope.find_ad_code``) before posting.
+    on the next try, look the media up (``DiscoveryScope.find_ad_code``) before posting.
     """
 
     default_retryable = True

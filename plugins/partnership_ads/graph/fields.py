@@ -1,8 +1,7 @@
 """The Graph API ``fields`` syntax: ``content_id,author{display_name,ig_user_id}``.
 
 Callers may write fields as the Graph string or as a nested Python structure; both are parsed into the same
-tree
-and rendered the same way, so ``"content_id, author{ display_name }"`` and
+tree and rendered the same way, so ``"content_id, author{ display_name }"`` and
 ``["content_id", {"author": ["display_name"]}]`` produce the identical request parameter
 ``content_id,author{display_name}``.
 
@@ -14,8 +13,7 @@ Accepted structures:
 - a mapping ``{name: sub_fields | None}`` (``None`` or an empty collection means "the field, no sub-fields").
 
 Only the syntax is checked here; which names exist is the server's business (it answers ``(#100) Tried
-accessing
-nonexisting field``), so this module stays valid when Meta adds fields.
+accessing nonexisting field``), so this module stays valid when Meta adds fields.
 """
 
 from __future__ import annotations

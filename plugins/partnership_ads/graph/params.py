@@ -1,8 +1,7 @@
 """Validation and rendering of the parameters of ``GET /{business-id}/partnership-ads-advertisable-content``.
 
 Everything is checked before a request is sent, and every failure is a ``ValueError`` whose message starts
-with
-the parameter's name and states the rule, so it reads well in a task log and in a trigger form's error.
+with the parameter's name and states the rule, so it reads well in a task log and in a trigger form's error.
 
 Rendering choices (all accepted by Graph):
 
@@ -11,8 +10,7 @@ Rendering choices (all accepted by Graph):
 - ``fields`` in Graph syntax (see :mod:`partnership_ads.graph.fields`).
 
 Conventions for callers: ``None`` and an empty list both mean "not given" (no filter); enum values are
-accepted in
-any case and sent upper-case; a vector may also be given as one comma-separated string.
+accepted in any case and sent upper-case; a vector may also be given as one comma-separated string.
 """
 
 from __future__ import annotations

@@ -3,15 +3,13 @@
 The sequential walk with ``sort_by=DATE`` yields items newest first. Splitting ``[start_date, end_date]`` into
 day-aligned, non-overlapping sub-windows and reading them newest window first gives the same items in the same
 order, each exactly once, provided the server orders items of the same day the same way whatever the window
-(the
-sandbox does; Meta's order within a day is unconfirmed, so a caller needing a strict order should sort by
+(the sandbox does; Meta's order within a day is unconfirmed, so a caller needing a strict order should sort by
 ``creation_time`` and ``content_id`` downstream).
 
 :class:`OrderedMerge` runs one producer thread per sub-window. Each producer hands its pages to the consumer
 through a bounded queue, so at most ``partitions * queue_pages`` pages are held in memory however large the
-window;
-the consumer drains the newest window's queue first, then the next, ... That order costs the parallelism:
-while the consumer reads the newest window, the others can only run ``queue_pages`` pages ahead.
+window; the consumer drains the newest window's queue first, then the next, ... That order costs the
+parallelism: while the consumer reads the newest window, the others can only run ``queue_pages`` pages ahead.
 :class:`ArrivalMerge` (``ordered=False`` on the hook) yields pages as they arrive instead: the same items,
 each once, in bounded memory, with every partition walking at full speed.
 """

@@ -2,19 +2,15 @@
 
 - Transient errors: exponential backoff with "equal jitter": the n-th retry (n from 0) waits a random time in
   ``[d/2, d]`` with ``d = min(backoff_max_seconds, backoff_base_seconds * 2**n)``. Jitter spreads the retries
-  of
-  concurrent threads and workers; the lower bound keeps a real pause.
+  of concurrent threads and workers; the lower bound keeps a real pause.
 - Throttling: when Meta tells ``estimated_time_to_regain_access`` (minutes), the wait is exactly that. When it
-does
-  not (codes 4, 17, 32, 341, 613, or a BUC answer without the field), the backoff above with a floor of
-  ``THROTTLE_FLOOR_FACTOR * backoff_base_seconds``: Meta's advice is to stop calling once limited.
-  Any throttle wait above ``max_throttle_wait_seconds`` is not slept: the hook raises a retryable
+  does not (codes 4, 17, 32, 341, 613, or a BUC answer without the field), the backoff above with a floor of
+  ``THROTTLE_FLOOR_FACTOR * backoff_base_seconds``: Meta's advice is to stop calling once limited. Any
+  throttle wait above ``max_throttle_wait_seconds`` is not slept: the hook raises a retryable
   ``GraphThrottleError`` so that Airflow retries the task later instead of holding a worker slot.
 - Slowdown: when the usage headers report more than ``usage_slowdown_percent``, the next call is delayed by a
-pause
-  growing linearly from ``backoff_base_seconds`` at the threshold to ``SLOWDOWN_MAX_FACTOR *
-  backoff_base_seconds``
-  at 100%, so calls spread out before Meta throttles them.
+  pause growing linearly from ``backoff_base_seconds`` at the threshold to ``SLOWDOWN_MAX_FACTOR *
+  backoff_base_seconds`` at 100%, so calls spread out before Meta throttles them.
 """
 
 from __future__ import annotations

@@ -1,17 +1,14 @@
 """The settings of a ``meta_graph`` connection, validated.
 
 Connection fields: ``host`` is the base URL (default ``https://graph.facebook.com``), ``password`` the access
-token.
-Extras (names are a contract, see :mod:`partnership_ads.provider`): ``api_version``, ``app_secret``,
+token. Extras (names are a contract, see :mod:`partnership_ads.provider`): ``api_version``, ``app_secret``,
 ``app_secret_time_proof``, ``token_transport``, ``timeout``, ``max_retries``, ``backoff_base_seconds``,
 ``backoff_max_seconds``, ``max_throttle_wait_seconds``, ``usage_slowdown_percent``. Values may be JSON typed
-or
-strings (the UI and URIs give strings).
+or strings (the UI and URIs give strings).
 
 Also honoured, as ``requests`` options never sent as headers: ``verify``, ``proxies``, ``cert``,
-``trust_env``.
-Every other extra is ignored (by name only, values never logged): ``HttpHook`` would send it as an HTTP
-header.
+``trust_env``. Every other extra is ignored (by name only, values never logged): ``HttpHook`` would send it as
+an HTTP header.
 """
 
 from __future__ import annotations
