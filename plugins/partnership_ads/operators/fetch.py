@@ -8,10 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from partnership_ads.graph.partition import ArrivalMerge
-from partnership_ads.ledger import DEFAULT_LEDGER_CONN_ID, Ledger
+from partnership_ads.ledger import DEFAULT_LEDGER_CONN_ID
 from partnership_ads.operators.throttle_retry import ThrottleAwareRetryPolicy
-from partnership_ads.snapshot import DEFAULT_FIELDS, SnapshotWriter, default_snapshot_root, flatten
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -107,9 +105,13 @@ class FetchAdvertisableContentOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Fetch every page; returns the summary dict described in the class docstring."""
+        # Imported here, not at module level: the DAG file imports this module at parse time.
         from pathlib import Path
 
+        from partnership_ads.graph.partition import ArrivalMerge
         from partnership_ads.hooks import PartnershipAdsHook
+        from partnership_ads.ledger import Ledger
+        from partnership_ads.snapshot import DEFAULT_FIELDS, SnapshotWriter, default_snapshot_root, flatten
 
         business_id = str(self.business_id)
         run_id = context["run_id"]

@@ -1,5 +1,4 @@
-"""IssueAdCodesOperator: obtain one ad code per AD_READY Instagram item, exactly once, with the owner's "
-"token."""
+"""IssueAdCodesOperator: one ad code per AD_READY Instagram item, exactly once, with the owner's token."""
 
 from __future__ import annotations
 
@@ -14,18 +13,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from partnership_ads.graph.errors import GraphThrottleError
-from partnership_ads.ledger import (
-    DEFAULT_LEDGER_CONN_ID,
-    HAS_CODE_STATES,
-    ClaimKind,
-    CodeState,
-    Ledger,
-    connection_exists,
-)
+from partnership_ads.ledger import DEFAULT_LEDGER_CONN_ID
 from partnership_ads.operators.throttle_retry import ThrottleAwareRetryPolicy
-from partnership_ads.snapshot import iter_rows
-from partnership_ads.summary import format_table
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -33,6 +22,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from partnership_ads.hooks import DiscoveryScope, PartnershipAdsHook
+    from partnership_ads.ledger import Ledger
 
 CREATOR_CONN_PREFIX = "meta_graph_creator_"
 #: Outcomes of one item, as counted in the run summary.
@@ -151,6 +141,8 @@ class IssueAdCodesOperator(BaseOperator):
         return None
 
     def _selected(self) -> list[dict[str, Any]]:
+        from partnership_ads.snapshot import iter_rows
+
         return [
             row
             for row in iter_rows(self.snapshot_path, columns=_SNAPSHOT_COLUMNS)
@@ -159,7 +151,9 @@ class IssueAdCodesOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Issue and harvest; returns the brand's counts by outcome and the listed items."""
+        # Imported here, not at module level: the DAG file imports this module at parse time.
         from partnership_ads.hooks import DiscoveryScope, PartnershipAdsHook
+        from partnership_ads.ledger import Ledger, connection_exists
 
         business_id = str(self.business_id)
         run_id = context["run_id"]
@@ -260,6 +254,9 @@ class IssueAdCodesOperator(BaseOperator):
         owner: str,
         run_id: str,
     ) -> list[_Result]:
+        from partnership_ads.graph.errors import GraphThrottleError
+        from partnership_ads.ledger import HAS_CODE_STATES, ClaimKind, CodeState
+
         business_id = str(self.business_id)
         posts = 0
         posts_lock = threading.Lock()
@@ -389,6 +386,8 @@ class IssueAdCodesOperator(BaseOperator):
         return results
 
     def _finish(self, results: list[_Result], business_id: str) -> dict[str, Any]:
+        from partnership_ads.summary import format_table
+
         counts = Counter(r.outcome for r in results)
         listed = {
             outcome: [

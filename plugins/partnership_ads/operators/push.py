@@ -8,14 +8,17 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from partnership_ads.ledger import DEFAULT_LEDGER_CONN_ID, Ledger
+from partnership_ads.ledger import DEFAULT_LEDGER_CONN_ID
 from partnership_ads.params import OUTPUT_URI_ENV, OUTPUT_URI_VARIABLE
-from partnership_ads.sinks import DEFAULT_WEBHOOK_CONN_ID, AdCodeSink, DeliveryContext, FileSink, build_sinks
+from partnership_ads.sinks.webhook import DEFAULT_WEBHOOK_CONN_ID
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.sdk import Context
+
+    from partnership_ads.ledger import Ledger
+    from partnership_ads.sinks import AdCodeSink
 
 
 def default_output_uri() -> str | None:
@@ -42,6 +45,8 @@ def deliver_pending(
 
     A sink that raises keeps its remaining records pending and does not stop the other sinks.
     """
+    from partnership_ads.sinks import DeliveryContext
+
     context = DeliveryContext(business_id=business_id, run_id=run_id, dag_id=dag_id)
     delivered: dict[str, int] = {}
     errors: dict[str, str] = {}
@@ -119,6 +124,10 @@ class PushAdCodesOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Deliver; returns ``{"business_id", "delivered": {sink: n}, "sinks": [...], "files": [...]}``."""
+        # Imported here, not at module level: the DAG file imports this module at parse time.
+        from partnership_ads.ledger import Ledger
+        from partnership_ads.sinks import FileSink, build_sinks
+
         business_id = str(self.business_id)
         ledger = Ledger.from_conn_id(self.ledger_conn_id)
         ledger.migrate()

@@ -1,5 +1,4 @@
-"""RevokeAdCodesOperator: delete codes for given media, mark them revoked, push the revocation to the "
-"sinks."""
+"""RevokeAdCodesOperator: delete codes for given media, mark them revoked, tell the sinks."""
 
 from __future__ import annotations
 
@@ -8,10 +7,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from partnership_ads.ledger import DEFAULT_LEDGER_CONN_ID, Ledger, connection_exists
-from partnership_ads.operators.issue import CREATOR_CONN_PREFIX, _describe_error
-from partnership_ads.operators.push import default_output_uri, deliver_pending
-from partnership_ads.sinks import DEFAULT_WEBHOOK_CONN_ID, build_sinks
+from partnership_ads.ledger import DEFAULT_LEDGER_CONN_ID
+from partnership_ads.operators.issue import CREATOR_CONN_PREFIX
+from partnership_ads.sinks.webhook import DEFAULT_WEBHOOK_CONN_ID
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -57,7 +55,12 @@ class RevokeAdCodesOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Revoke each media; returns ``{"revoked": [...], "failed": {...}, "delivered": {...}}``."""
+        # Imported here, not at module level: the DAG file imports this module at parse time.
         from partnership_ads.hooks import PartnershipAdsHook
+        from partnership_ads.ledger import Ledger, connection_exists
+        from partnership_ads.operators.issue import _describe_error
+        from partnership_ads.operators.push import default_output_uri, deliver_pending
+        from partnership_ads.sinks import build_sinks
 
         media_ids = [str(m).strip() for m in (self.media_ids or []) if str(m).strip()]
         if not media_ids:
