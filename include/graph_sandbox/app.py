@@ -22,6 +22,8 @@ from include.graph_sandbox.errors import GraphError
 from include.graph_sandbox.state import SandboxState
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from include.graph_sandbox.state import Fault
     from include.graph_sandbox.world import World
 
@@ -259,16 +261,36 @@ def create_app(world: World, config: dict[str, Any]) -> FastAPI:
 
 
 async def _serve_graph(request: Request, state: SandboxState) -> Response:
+    # latency_ms models the round trip: a floor on the response time that includes the sandbox's own work
+    # (building a page of 50 items takes a few ms), so a call takes max(latency, processing), not their sum.
+    # Injected "delay" faults come on top of it.
+    started = time.perf_counter()
+    delayed = 0.0
+
+    async def delay(seconds: float) -> None:
+        nonlocal delayed
+        await asyncio.sleep(seconds)
+        delayed += seconds
+
+    response = await _serve_graph_now(request, state, delay)
+    latency = state.config["latency_ms"] / 1000
+    if latency:
+        remaining = latency - (time.perf_counter() - started - delayed)
+        if remaining > 0:
+            await asyncio.sleep(remaining)
+    return response
+
+
+async def _serve_graph_now(
+    request: Request, state: SandboxState, delay: Callable[[float], Awaitable[None]]
+) -> Response:
     method = request.method
     path = request.url.path
     request.scope[_GENERATION_KEY] = state.generation
     params = await _read_params(request)
     fault = state.take_fault(method, path)
-    latency = state.config["latency_ms"]
-    if latency:
-        await asyncio.sleep(latency / 1000)
     if fault is not None and not fault.after and fault.kind == "delay":
-        await asyncio.sleep((fault.delay_ms or 0) / 1000)
+        await delay((fault.delay_ms or 0) / 1000)
         fault = None
     if fault is not None and not fault.after and fault.kind != "truncated":
         return await _fault_response(request, state, fault, params, None)
@@ -287,7 +309,7 @@ async def _serve_graph(request: Request, state: SandboxState) -> Response:
     response = _graph_response(body, status, headers)
     if fault is not None:
         if fault.kind == "delay":
-            await asyncio.sleep((fault.delay_ms or 0) / 1000)
+            await delay((fault.delay_ms or 0) / 1000)
         else:
             return await _fault_response(request, state, fault, params, response)
     state.record(method, path, params, status, error, None, generation=request.scope.get(_GENERATION_KEY))

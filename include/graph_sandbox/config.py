@@ -19,7 +19,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "throttle_http_status": 400,
     # Fixed `estimated_time_to_regain_access` (minutes); None computes it from the window.
     "throttle_regain_minutes": None,
-    # Added to every Graph call (not to the control API), for benchmarks with a known latency.
+    # The round trip of every Graph call (not the control API), for benchmarks with a known latency: a floor
+    # on the response time that includes the sandbox's own processing (see app._serve_graph).
     "latency_ms": 0.0,
     # {app_id: app_secret}: apps listed here require appsecret_proof on every call.
     "app_secrets": {},
