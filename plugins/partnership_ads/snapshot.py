@@ -30,6 +30,8 @@ DEFAULT_FIELDS = (
     "permission_type,ad_code,content_types},"
     "organic_insights{likes,comments,views,reach,shares,interaction,saves}"
 )
+#: Rows per Parquet row group of a snapshot (40 pages of 50): few row groups keep the footer small.
+ROW_GROUP_ROWS = 2000
 INSIGHT_METRICS = ("likes", "comments", "views", "reach", "shares", "interaction", "saves")
 
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -139,38 +141,61 @@ def flatten(
 
 
 class SnapshotWriter:
-    """Write pages of flat rows to one Parquet file with constant memory; the file appears on :meth:`close`.
+    """Write pages of flat rows to one Parquet file with bounded memory; the file appears on :meth:`close`.
+
+    Pages are converted to Arrow at once and written in row groups of ``row_group_rows`` rows (a page of
+    50 rows per row group made the writer keep per-row-group metadata and column statistics for the
+    footer, so memory grew with the item count: 438 MB of peak RSS at 200,000 items against 247 MB at
+    20,000). At most one row group is buffered.
 
     Rows go to a temporary file in the same folder, renamed into place at the end, so a crashed attempt
     never leaves a half snapshot under the final name and a retry simply writes it again.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, row_group_rows: int = ROW_GROUP_ROWS) -> None:
         self.path = path
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
         import pyarrow.parquet as pq
 
         self._writer = pq.ParquetWriter(str(self._tmp), schema(), compression="zstd")
+        self._row_group_rows = max(1, row_group_rows)
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
         self.rows = 0
 
     def write_page(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Append one page of rows."""
+        """Append one page of rows (written out once a row group's worth is buffered)."""
         if not rows:
             return
         import pyarrow as pa
 
-        self._writer.write_table(pa.Table.from_pylist(list(rows), schema=schema()))
+        self._pending.append(pa.RecordBatch.from_pylist(list(rows), schema=schema()))
+        self._pending_rows += len(rows)
         self.rows += len(rows)
+        if self._pending_rows >= self._row_group_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        import pyarrow as pa
+
+        table = pa.Table.from_batches(self._pending, schema=schema())
+        self._writer.write_table(table, row_group_size=self._pending_rows)
+        self._pending = []
+        self._pending_rows = 0
 
     def close(self) -> Path:
         """Finish the file and move it into place."""
+        self._flush()
         self._writer.close()
         self._tmp.replace(self.path)
         return self.path
 
     def abort(self) -> None:
         """Drop the temporary file (on failure)."""
+        self._pending = []
         self._writer.close()
         self._tmp.unlink(missing_ok=True)
 

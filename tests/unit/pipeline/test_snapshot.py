@@ -53,8 +53,19 @@ def test_writer_appends_pages_and_publishes_the_file_on_close(tmp_path: Path) ->
         [flatten({**ITEM, "content_id": "18"}, business_id="111", ig_user_id="333", fb_page_id=None)]
     )
     writer.close()
-    assert pq.ParquetFile(path).metadata.num_row_groups == 2
     assert [r["content_id"] for r in iter_rows(path, columns=["content_id"])] == ["17", "18"]
+
+
+def test_writer_gathers_pages_into_row_groups_of_a_bounded_size(tmp_path: Path) -> None:
+    path = tmp_path / "run.parquet"
+    writer = SnapshotWriter(path, row_group_rows=4)
+    for n in range(5):  # pages of 3 rows: groups are written once 4 rows are buffered
+        items = [{**ITEM, "content_id": f"{n}-{i}"} for i in range(3)]
+        writer.write_page([flatten(i, business_id="111", ig_user_id="333", fb_page_id=None) for i in items])
+    writer.close()
+    metadata = pq.ParquetFile(path).metadata
+    assert [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)] == [6, 6, 3]
+    assert len(list(iter_rows(path, columns=["content_id"]))) == 15
 
 
 def test_aborted_writer_leaves_no_file(tmp_path: Path) -> None:
