@@ -26,12 +26,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from partnership_ads.conn_ids import DEFAULT_LEDGER_CONN_ID
+
 if TYPE_CHECKING:
     from airflow.providers.common.sql.hooks.sql import DbApiHook
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LEDGER_CONN_ID = "partnership_ads_db"
 SQL_DIR_ENV = "PARTNERSHIP_ADS_LEDGER_SQL_DIR"
 _DEFAULT_SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql" / "ledger"
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from partnership_ads.ledger import DEFAULT_LEDGER_CONN_ID
+from partnership_ads.conn_ids import DEFAULT_LEDGER_CONN_ID
 from partnership_ads.operators.throttle_retry import ThrottleAwareRetryPolicy
 
 if TYPE_CHECKING:

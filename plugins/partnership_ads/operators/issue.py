@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from partnership_ads.ledger import DEFAULT_LEDGER_CONN_ID
+from partnership_ads.conn_ids import CREATOR_CONN_PREFIX, DEFAULT_LEDGER_CONN_ID
 from partnership_ads.operators.throttle_retry import ThrottleAwareRetryPolicy
 
 if TYPE_CHECKING:
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from partnership_ads.hooks import DiscoveryScope, PartnershipAdsHook
     from partnership_ads.ledger import Ledger
 
-CREATOR_CONN_PREFIX = "meta_graph_creator_"
 #: Outcomes of one item, as counted in the run summary.
 OUTCOMES = (
     "issued",  # a new code was created with the owner's token

@@ -8,9 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from partnership_ads.ledger import DEFAULT_LEDGER_CONN_ID
-from partnership_ads.params import OUTPUT_URI_ENV, OUTPUT_URI_VARIABLE
-from partnership_ads.sinks.webhook import DEFAULT_WEBHOOK_CONN_ID
+from partnership_ads.conn_ids import DEFAULT_LEDGER_CONN_ID, DEFAULT_WEBHOOK_CONN_ID
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -24,6 +22,8 @@ if TYPE_CHECKING:
 def default_output_uri() -> str | None:
     """The files sink's location from deployment settings: Variable, then environment, else None."""
     from airflow.sdk import Variable
+
+    from partnership_ads.params import OUTPUT_URI_ENV, OUTPUT_URI_VARIABLE
 
     try:
         value = Variable.get(OUTPUT_URI_VARIABLE, default=None)

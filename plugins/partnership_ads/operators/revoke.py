@@ -7,9 +7,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from partnership_ads.ledger import DEFAULT_LEDGER_CONN_ID
-from partnership_ads.operators.issue import CREATOR_CONN_PREFIX
-from partnership_ads.sinks.webhook import DEFAULT_WEBHOOK_CONN_ID
+from partnership_ads.conn_ids import CREATOR_CONN_PREFIX, DEFAULT_LEDGER_CONN_ID, DEFAULT_WEBHOOK_CONN_ID
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -19,6 +19,7 @@ import hmac
 import json
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from partnership_ads.conn_ids import DEFAULT_WEBHOOK_CONN_ID
 from partnership_ads.sinks.base import AdCodeSink, DeliveryContext
 
 if TYPE_CHECKING:
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
     from partnership_ads.ledger import DeliveryRecord
 
-DEFAULT_WEBHOOK_CONN_ID = "partnership_ads_webhook"
 SIGNATURE_HEADER = "X-Partnership-Ads-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
