@@ -23,6 +23,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--items", type=int, default=500)
+    parser.add_argument("--creators", type=int, help="number of creators (default: items / 40, 12 to 400)")
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--ad-code-repeat", choices=("same", "rotate"))
     parser.add_argument("--rate-limit-calls", type=int)
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"graph sandbox: bad configuration: {exc}", file=sys.stderr)
         return 2
     started = time.monotonic()
-    app = build_app(seed=args.seed, items=args.items, **config)
+    app = build_app(seed=args.seed, items=args.items, creators=args.creators, **config)
     background = BackgroundServer(app, args.host, args.port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -29,9 +29,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def build_app(*, seed: int = 7, items: int = 500, **config: Any) -> FastAPI:
+def build_app(*, seed: int = 7, items: int = 500, creators: int | None = None, **config: Any) -> FastAPI:
     """Generate the world and the app (config keys as in config.DEFAULT_CONFIG; validated)."""
-    return create_app(build_world(seed=seed, items=items), make_config(**config))
+    return create_app(build_world(seed=seed, items=items, creators=creators), make_config(**config))
 
 
 def make_server(app: FastAPI) -> uvicorn.Server:

@@ -181,6 +181,7 @@ def spawn_sandbox(
     host: str = "127.0.0.1",
     seed: int = 7,
     items: int = 500,
+    creators: int | None = None,
     startup_timeout: float = 120,
     **config: Any,
 ) -> SandboxProcess:
@@ -198,6 +199,8 @@ def spawn_sandbox(
         "--items",
         str(items),
     ]
+    if creators is not None:
+        cmd += ["--creators", str(creators)]
     if config:
         cmd += ["--config", json.dumps(config)]
     env = os.environ.copy()

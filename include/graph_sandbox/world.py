@@ -257,8 +257,14 @@ def _caption(rng: random.Random, brand_names: list[str]) -> str:
     return f"{' '.join(words).capitalize()} with @{tag} {rng.choice(_EMOJI)} #ad".replace("  ", " ")
 
 
-def build_world(seed: int = 7, items: int = 500, today: dt.date | None = None) -> World:
-    """Generate the world for `seed`: 3 businesses, 12+ creators, `items` items (plus examples)."""
+def build_world(
+    seed: int = 7, items: int = 500, today: dt.date | None = None, creators: int | None = None
+) -> World:
+    """Generate the world for `seed`: 3 businesses, 12+ creators, `items` items (plus examples).
+
+    `creators` fixes the number of creators (default: one per 40 items, between 12 and 400); the benchmarks
+    use it to issue the same number of codes from fewer creator accounts.
+    """
     rng = random.Random(seed)
     today = today or dt.datetime.now(dt.UTC).date()
     businesses: dict[str, Business] = {}
@@ -285,7 +291,9 @@ def build_world(seed: int = 7, items: int = 500, today: dt.date | None = None) -
         businesses[business_id] = business
         brand_pairs.append((business, pair))
 
-    creator_count = max(12, min(items // 40, 400))
+    creator_count = creators if creators is not None else max(12, min(items // 40, 400))
+    if creator_count < 1:
+        raise ValueError(f"creators must be at least 1, got {creator_count}")
     creators: list[Account] = []
     for index in range(creator_count):
         base = _CREATOR_NAMES[index % len(_CREATOR_NAMES)]

@@ -74,6 +74,14 @@ def test_another_seed_gives_another_world():
     assert build_world(seed=11, items=50).tokens[0] != build_world(seed=12, items=50).tokens[0]
 
 
+def test_creators_setting_fixes_the_number_of_creators_and_their_tokens():
+    world = build_world(seed=11, items=2000, creators=5)
+    assert len(world.creators) == 5
+    assert len(build_world(seed=11, items=2000).creators) == 50  # the default: one per 40 items
+    creator_tokens = [t for t in world.tokens if t.role == "creator" and not t.minted]
+    assert len(creator_tokens) == 5
+
+
 def test_default_world_gives_every_business_what_the_pipeline_needs(world):
     generated = [b for b in world.businesses.values() if not b.example]
     assert len(generated) >= 2
