@@ -62,6 +62,7 @@ def test_every_benchmark_runs_on_tiny_sizes_and_verifies_its_work(tmp_path: Path
             "--items=150",
             "--codes=5",
             "--concurrency=4",
+            "--issuance-creators=3",
             "--memory-items=150,300",
             f"--out={out}",
             f"--state-dir={tmp_path / 'state'}",
@@ -74,6 +75,8 @@ def test_every_benchmark_runs_on_tiny_sizes_and_verifies_its_work(tmp_path: Path
     assert rows["partitioned"]["details"]["identical_to_sequential_walk"] is True
     assert rows["issuance"]["details"]["all_runs_issued_every_code"] is True
     assert rows["issuance"]["details"]["throttling_errors"] == 0
+    assert rows["issuance"]["details"]["fewer_creators"]["creators"] == 3
+    assert rows["issuance"]["details"]["fewer_creators"]["all_runs_issued_every_code"] is True
     e2e_checks = rows["e2e"]["details"]["checks"]
     assert {c["who"] for c in e2e_checks} == {"baseline", "pipeline"}
     assert all(c["issued"] == 5 for c in e2e_checks)
