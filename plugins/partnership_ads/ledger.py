@@ -19,7 +19,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -192,8 +192,11 @@ def sql_hook_for(conn_id: str = DEFAULT_LEDGER_CONN_ID) -> DbApiHook:
 class Ledger:
     """The pipeline's durable record, on any common-sql ``DbApiHook`` (SQLite and PostgreSQL are tested).
 
-    Every method opens its own short transaction, so a Ledger may be shared between threads; writes from one
-    process are serialised by a lock (SQLite allows one writer at a time anyway).
+    Every method runs its own short transaction, so a Ledger may be shared between threads; writes from one
+    process are serialised by a lock (SQLite allows one writer at a time anyway). Each thread keeps one
+    database connection and reuses it (an issuing task makes thousands of short transactions: opening a
+    connection for each dominated their cost); a connection that failed is dropped and the next call opens a
+    new one, and a forked child never reuses its parent's. ``close()`` closes them all.
 
     :param hook: the SQL hook to use.
     :param clock: returns the current time (tests pass a fake clock).
@@ -205,6 +208,9 @@ class Ledger:
         self.clock = clock
         self.sql_dir = sql_dir or Path(os.environ.get(SQL_DIR_ENV) or _DEFAULT_SQL_DIR)
         self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._open: list[Any] = []
+        self._open_lock = threading.Lock()
         self._paramstyle_qmark = getattr(hook, "placeholder", "%s") == "?"
         # SqliteFileHook and the sqlite provider's hook both say conn_type "sqlite".
         self._is_sqlite = getattr(hook, "conn_type", "") == "sqlite"
@@ -229,24 +235,65 @@ class Ledger:
         # Queries are written with qmark placeholders; psycopg2 and most drivers take %s.
         return statement if self._paramstyle_qmark else statement.replace("?", "%s")
 
+    def _connection(self) -> Any:
+        """This thread's connection, opened on first use (and again after a failure or a fork)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            return conn
+        conn = self.hook.get_conn()
+        if self._is_sqlite:
+            conn.execute("PRAGMA busy_timeout = 30000")
+        self._local.conn, self._local.pid = conn, os.getpid()
+        with self._open_lock:
+            self._open.append(conn)
+        return conn
+
+    def _drop_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is None:
+            return
+        with self._open_lock:
+            if conn in self._open:
+                self._open.remove(conn)
+        with suppress(Exception):
+            conn.close()
+
+    def close(self) -> None:
+        """Close every connection this ledger opened in this process (any thread)."""
+        with self._open_lock:
+            conns, self._open = self._open, []
+        for conn in conns:
+            with suppress(Exception):
+                conn.close()
+        self._local = threading.local()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     @contextmanager
     def _transaction(self, *, write: bool = True) -> Iterator[Any]:
         lock = self._write_lock if write else None
         if lock:
             lock.acquire()
         try:
-            with closing(self.hook.get_conn()) as conn:
-                if self._is_sqlite:
-                    conn.execute("PRAGMA busy_timeout = 30000")
+            conn = self._connection()
+            try:
                 cur = conn.cursor()
                 try:
                     yield cur
-                    conn.commit()
-                except BaseException:
-                    conn.rollback()
-                    raise
                 finally:
                     cur.close()
+                conn.commit()
+            except BaseException:
+                # A failed statement or a broken connection: roll back if possible, then start afresh.
+                with suppress(Exception):
+                    conn.rollback()
+                self._drop_connection()
+                raise
         finally:
             if lock:
                 lock.release()
