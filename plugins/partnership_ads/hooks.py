@@ -618,8 +618,7 @@ class PartnershipAdsHook(HttpHook):
         :param filters: the API's filter names: ``ad_eligibilities``, ``platform_types``, ``media_types``,
             ``post_types``, ``content_types``, ``ad_usages``, ``country_codes``, ``ad_partner_ig_user_ids``,
             ``ad_partner_page_ids``, ``start_date``/``end_date`` (``date`` or ``"YYYY-MM-DD"``),
-            ``search_key``,
-            ``sort_by``, ``is_recommended``.
+            ``search_key``, ``sort_by``, ``is_recommended``.
         :raises ValueError: on invalid arguments (before any request).
         :raises GraphAPIError: when a page cannot be fetched (after retries where they apply).
         """
