@@ -35,13 +35,16 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     ),
     "app_secret_time_proof": _field(
         "Time-stamped appsecret_proof",
-        "Send the time-stamped proof (token|unix_time) with appsecret_time; it expires after 5 minutes.",
-        {"type": ["boolean", "null"], "default": True},
+        "Send the time-stamped proof (token|unix_time) with appsecret_time; it expires after 5 minutes. "
+        "Empty means yes.",
+        # No schema default here or on token_transport: Airflow's masker redacts values under names holding
+        # "secret" or "token", so a default would show in the form as "***". The hook applies the defaults.
+        {"type": ["boolean", "null"]},
     ),
     "token_transport": _field(
         "Token transport",
-        "Where the access token travels: header (Authorization: OAuth), query or form.",
-        {"type": ["string", "null"], "default": "header", "enum": ["header", "query", "form", None]},
+        "Where the access token travels: header (Authorization: OAuth), query or form. Empty means header.",
+        {"type": ["string", "null"], "enum": ["header", "query", "form", None]},
     ),
     "timeout": _field(
         "Timeout (seconds)",
