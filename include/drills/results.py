@@ -16,7 +16,10 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from include.drills.audit import Audit
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS_ENV = "PARTNERSHIP_ADS_DRILL_RESULTS"
@@ -42,6 +45,33 @@ class DrillResult:
     verdict: str = "FAIL"
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+    @classmethod
+    def from_audit(
+        cls,
+        audit: Audit,
+        *,
+        drill: str,
+        trials: int,
+        faults: str,
+        passed: bool,
+        notes: list[str],
+        seconds: float,
+    ) -> DrillResult:
+        """A row whose counts come from ``audit``; ``passed`` is the drill's own verdict."""
+        return cls(
+            drill=drill,
+            trials=trials,
+            faults=faults,
+            expected=audit.expected,
+            issued=audit.issued,
+            invalidated=audit.invalidated,
+            lost=audit.lost,
+            duplicated=audit.duplicated,
+            verdict="PASS" if passed else "FAIL",
+            notes=notes,
+            seconds=round(seconds, 1),
+        )
 
     @property
     def passed(self) -> bool:

@@ -69,18 +69,14 @@ def test_two_simultaneous_runs_for_the_same_brand_never_post_twice_for_a_media(
     if result.redelivered:
         notes.append(f"{result.redelivered} code(s) sent to the webhook twice in the same batch (same key)")
     verdict = states == ["success", "success"] and not twice and result.clean and contended > 0
-    DrillResult(
+    DrillResult.from_audit(
+        result,
         drill="concurrent_runs",
         trials=1,
         faults="two DAG runs for one brand at once",
-        expected=result.expected,
-        issued=result.issued,
-        invalidated=result.invalidated,
-        lost=result.lost,
-        duplicated=result.duplicated,
-        verdict="PASS" if verdict else "FAIL",
+        passed=verdict,
         notes=notes + result.problems[:10],
-        seconds=round(time.monotonic() - began, 1),
+        seconds=time.monotonic() - began,
     ).write()
     assert states == ["success", "success"], (
         f"{[r.tries for r in results]} (logs {[r.log_path for r in results]})"

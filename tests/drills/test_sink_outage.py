@@ -68,18 +68,14 @@ def test_a_webhook_down_for_two_tries_gets_every_code_once_and_the_other_sinks_n
         and result.redelivered == 0
         and len(sql_sink_rows(ledger)) == result.expected
     )
-    DrillResult(
+    DrillResult.from_audit(
+        result,
         drill="sink_outage_webhook",
         trials=1,
         faults=f"webhook 503 x4 ({describe_fired(drill.sandbox.requests_log()) or 'receiver faults'})",
-        expected=result.expected,
-        issued=result.issued,
-        invalidated=result.invalidated,
-        lost=result.lost,
-        duplicated=result.duplicated,
-        verdict="PASS" if verdict and result.clean else "FAIL",
+        passed=verdict and result.clean,
         notes=[f"push tries {push_tries}", *result.problems[:10]],
-        seconds=round(time.monotonic() - began, 1),
+        seconds=time.monotonic() - began,
     ).write()
     assert run.state == "success", f"{run.tries} (log {run.log_path})"
     assert retried_thrice, f"each push should fail twice then succeed: {push_tries}"
@@ -144,18 +140,14 @@ def test_a_sql_sink_database_unreachable_for_three_tries_gets_every_code_once_wh
         and webhook_after == 0
         and len(sink_rows) == result.expected
     )
-    DrillResult(
+    DrillResult.from_audit(
+        result,
         drill="sink_outage_database",
         trials=1,
         faults=f"sink database unreachable for 3 tries ({refused} connections refused)",
-        expected=result.expected,
-        issued=result.issued,
-        invalidated=result.invalidated,
-        lost=result.lost,
-        duplicated=result.duplicated,
-        verdict="PASS" if verdict and result.clean else "FAIL",
+        passed=verdict and result.clean,
         notes=[f"push exit codes {tries}", *result.problems[:10]],
-        seconds=round(time.monotonic() - began, 1),
+        seconds=time.monotonic() - began,
     ).write()
     assert tries == [1, 1, 1, 0], f"push exit codes per try: {tries} (logs in {logs})"
     assert refused > 0, "the proxy never refused a connection: the outage did not happen"

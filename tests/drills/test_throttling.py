@@ -103,18 +103,14 @@ def _record(
     trials: int = 1,
 ) -> None:
     result = audit(drill)
-    DrillResult(
+    DrillResult.from_audit(
+        result,
         drill=name,
         trials=trials,
         faults=describe_fired(log),
-        expected=result.expected,
-        issued=result.issued,
-        invalidated=result.invalidated,
-        lost=result.lost,
-        duplicated=result.duplicated,
-        verdict="PASS" if verdict and result.clean else "FAIL",
+        passed=verdict and result.clean,
         notes=notes + result.problems[:10],
-        seconds=round(time.monotonic() - began, 1),
+        seconds=time.monotonic() - began,
     ).write()
 
 

@@ -50,18 +50,14 @@ def test_ten_percent_transient_faults_end_with_one_valid_code_per_item_in_every_
     result = audit(drill)
     share = len(faulted) / max(1, len(graph_calls))
     verdict = run.state == "success" and result.clean and share >= 0.05
-    DrillResult(
+    DrillResult.from_audit(
+        result,
         drill="transient_faults",
         trials=1,
         faults=f"{len(faulted)} of {len(graph_calls)} calls ({share:.0%}): {describe_fired(log)}",
-        expected=result.expected,
-        issued=result.issued,
-        invalidated=result.invalidated,
-        lost=result.lost,
-        duplicated=result.duplicated,
-        verdict="PASS" if verdict else "FAIL",
+        passed=verdict,
         notes=result.problems[:10] + ([] if run.state == "success" else [f"run {run.state}: {run.log_path}"]),
-        seconds=round(time.monotonic() - began, 1),
+        seconds=time.monotonic() - began,
     ).write()
     assert run.state == "success", f"the run did not complete: {run.tries} (log {run.log_path})"
     assert share >= 0.05, f"only {len(faulted)} of {len(graph_calls)} calls were faulted"
