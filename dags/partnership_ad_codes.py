@@ -8,6 +8,10 @@ resolve_brands -> fetch_advertisable_content[brand] -> issue_ad_codes[brand] -> 
 One DAG serves many brands: ``resolve_brands`` reads the brand list at run time (trigger form, else the
 Variable ``partnership_ads_brands``, else env ``PARTNERSHIP_ADS_BRANDS``) and the three working tasks are
 mapped over it, one mapped instance per brand, named by business_id in the UI.
+
+A scheduled run (daily at 00:00 UTC; env ``PARTNERSHIP_ADS_SCHEDULE`` changes the cron) looks at every item
+AD_READY for the brand now, whatever its publication date, and looks up again every item the ledger holds as
+pending; a manual run uses the form's filters (``partnership_ads.params.plan_run``).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from partnership_ads.operators import (
     IssueAdCodesOperator,
     PushAdCodesOperator,
 )
-from partnership_ads.params import api_pool
+from partnership_ads.params import api_pool, schedule
 from partnership_ads.trigger_form import PIPELINE_PARAMS
 
 log = logging.getLogger("airflow.task")
@@ -56,7 +60,8 @@ with DAG(
     dag_id="partnership_ad_codes",
     description="Partnership ad codes for every AD_READY Instagram item, delivered to SQL, webhook and files",
     doc_md=__doc__,
-    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    # Deployment setting read at parse time (no I/O): env PARTNERSHIP_ADS_SCHEDULE, default daily 00:00 UTC.
+    schedule=CronDataIntervalTimetable(schedule(os.environ), timezone="UTC"),
     start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
     catchup=False,
     max_active_runs=1,
@@ -82,18 +87,26 @@ with DAG(
         from partnership_ads.params import plan_run
 
         context = get_current_context()
+        scheduled = str(context["dag_run"].run_type).lower().endswith("scheduled")
         try:
             brands, source = plan_run(
                 dict(context["params"]),
-                scheduled=str(context["dag_run"].run_type).lower().endswith("scheduled"),
-                data_interval_start=context.get("data_interval_start"),
-                data_interval_end=context.get("data_interval_end"),
+                scheduled=scheduled,
                 get_variable=lambda key: Variable.get(key, default=None),
                 environ=os.environ,
             )
         except ValueError as exc:
             raise AirflowFailException(f"Invalid parameter: {exc}") from None
-        log.info("Serving %s brand(s) from the %s; filters %s", len(brands), source, brands[0]["filters"])
+        plan = brands[0]
+        log.info(
+            "%s run serving %s brand(s) from the %s; discovery filters %s%s; pending items re-examined: %s",
+            "Scheduled" if scheduled else "Manual",
+            len(brands),
+            source,
+            plan["filters"],
+            f" in {plan['partitions']} parallel windows" if plan["partitions"] > 1 else "",
+            "yes" if plan["recheck_pending"] else "no",
+        )
         return brands
 
     brands = resolve_brands()
@@ -122,13 +135,12 @@ with DAG(
     def run_summary(issued: list[dict[str, Any]], pushed: list[dict[str, Any]]) -> dict[str, Any]:
         """Log the run's table (per brand: outcomes, delivered per sink) and store it in the ledger."""
         from partnership_ads.ledger import Ledger
-        from partnership_ads.summary import build_summary, record_summary, summary_table
+        from partnership_ads.summary import build_summary, named_items, record_summary, summary_table
 
         summary = build_summary(list(issued), list(pushed))
         log.info("Run summary:\n%s", summary_table(summary))
-        for business_id, entry in sorted(summary["brands"].items()):
-            for content_id in entry.get("awaiting_creator_authorisation_items", []):
-                log.info("  %s: %s awaits the creator's authorisation", business_id, content_id)
+        for line in named_items(summary):
+            log.info("%s", line)
         ledger = Ledger.from_conn_id()
         ledger.migrate()
         record_summary(ledger, get_current_context()["run_id"], summary)

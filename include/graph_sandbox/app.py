@@ -149,6 +149,18 @@ def create_app(world: World, config: dict[str, Any]) -> FastAPI:
             ],
         }
 
+    @app.patch(CONTROL + "/items/{content_id}")
+    async def change_item(content_id: str, request: Request) -> Response:
+        try:
+            fields = await request.json()
+            if not isinstance(fields, dict):
+                raise ValueError("body must be a JSON object")
+            return JSONResponse(state.set_eligibility(content_id, fields))
+        except LookupError as exc:
+            return control_error(str(exc), 404)
+        except ValueError as exc:
+            return control_error(str(exc))
+
     @app.get(f"{CONTROL}/ad_codes")
     async def list_ad_codes() -> dict[str, Any]:
         return {"data": [r.public() for r in state.code_records.values()]}

@@ -14,11 +14,11 @@ import random
 import re
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from include.graph_sandbox.config import make_config
-from include.graph_sandbox.world import TokenRecord, make_ad_code, make_token
+from include.graph_sandbox.world import AD_ELIGIBILITIES, PartnerEntry, TokenRecord, make_ad_code, make_token
 
 if TYPE_CHECKING:
     from include.graph_sandbox.world import World
@@ -187,6 +187,9 @@ class SandboxState:
     # Bumped by reset(): a request that started before a reset (a delayed or timed-out one) is not logged
     # after it, so it never leaks into the next test's request log.
     generation: int = 0
+    # content_id -> the item's partnership_info entries as generated, for items whose eligibility the control
+    # API changed (reset() puts them back).
+    original_entries: dict[str, tuple[PartnerEntry, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.config = make_config(**self.startup_config)
@@ -201,6 +204,9 @@ class SandboxState:
         """Back to the seeded state: codes, tokens, windows, faults, log, webhook, clock."""
         self.generation += 1
         self.clock_offset = 0.0
+        for content_id, entries in self.original_entries.items():
+            self.world.by_id[content_id].entries = entries
+        self.original_entries = {}
         self.tokens = {t.access_token: t for t in self.world.tokens}
         self.minted = 0
         self.current_code = {}
@@ -256,6 +262,36 @@ class SandboxState:
         )
         self.tokens[record.access_token] = record
         return record
+
+    # items --------------------------------------------------------------------------------------
+    def set_eligibility(self, content_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Change an item's ``ad_eligibility`` for one business (``business_id``) or every partner, as when a
+        creator revokes a permission or Meta flags the post; undone by :meth:`reset`."""
+        unknown = set(fields) - {"ad_eligibility", "business_id"}
+        if unknown:
+            raise ValueError(
+                f"unknown item fields {sorted(unknown)}; known: ['ad_eligibility', 'business_id']"
+            )
+        eligibility = fields.get("ad_eligibility")
+        if eligibility not in AD_ELIGIBILITIES:
+            raise ValueError(f"ad_eligibility must be one of {list(AD_ELIGIBILITIES)}")
+        business_id = fields.get("business_id")
+        item = self.world.by_id.get(content_id)
+        if item is None:
+            raise LookupError(f"no item {content_id}")
+        if business_id is not None and all(e.business_id != business_id for e in item.entries):
+            raise ValueError(f"business {business_id} is not a tagged partner of item {content_id}")
+        self.original_entries.setdefault(content_id, item.entries)
+        item.entries = tuple(
+            replace(e, ad_eligibility=eligibility) if business_id in (None, e.business_id) else e
+            for e in item.entries
+        )
+        return {
+            "content_id": content_id,
+            "partnership_info": [
+                {"business_id": e.business_id, "ad_eligibility": e.ad_eligibility} for e in item.entries
+            ],
+        }
 
     # ad codes -----------------------------------------------------------------------------------
     def issue_code(self, media_id: str) -> str:

@@ -92,6 +92,15 @@ class SandboxClient:
     def clear_faults(self) -> None:
         self.control("DELETE", "faults")
 
+    def set_eligibility(
+        self, content_id: str, ad_eligibility: str, *, business_id: str | None = None
+    ) -> None:
+        """Change an item's ad_eligibility for one business (or every partner); undone by reset()."""
+        body: dict[str, Any] = {"ad_eligibility": ad_eligibility}
+        if business_id is not None:
+            body["business_id"] = business_id
+        self.control("PATCH", f"items/{content_id}", json=body)
+
     def ad_codes(self) -> list[dict[str, Any]]:
         return self.control("GET", "ad_codes").json()["data"]
 

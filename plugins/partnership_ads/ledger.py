@@ -61,6 +61,10 @@ class CodeState(StrEnum):
 
 HAS_CODE_STATES = (CodeState.ISSUED, CodeState.HARVESTED)
 
+#: Per-brand decisions that leave work to do: the item is re-examined by every scheduled run, found by
+#: direct lookup when discovery does not return it (see :meth:`Ledger.pending_content_ids`).
+PENDING_STATUSES = ("awaiting_creator_authorisation", "failed", "deferred", "claimed_elsewhere")
+
 
 class ClaimKind(StrEnum):
     """What :meth:`Ledger.claim` obtained."""
@@ -619,6 +623,36 @@ class Ledger:
             statement += " AND status = ?"
             params.append(status)
         return [(r[0], r[1], r[2]) for r in self._query(statement + " ORDER BY content_id", params)]
+
+    def pending_content_ids(self, business_id: str) -> list[str]:
+        """Items the ledger holds as pending for this brand, without a code: a decision in
+        :data:`PENDING_STATUSES`, or a claim of the brand's left issuing or failed (a crash before the
+        decision was written)."""
+        statuses = ", ".join("?" for _ in PENDING_STATUSES)
+        rows = self._query(
+            "SELECT b.content_id FROM pa_brand_items b "  # noqa: S608 - fixed placeholders
+            "LEFT JOIN pa_ad_codes a ON a.content_id = b.content_id "
+            f"WHERE b.business_id = ? AND b.status IN ({statuses}) "
+            "AND (a.content_id IS NULL OR a.state NOT IN ('issued', 'harvested', 'revoked')) "
+            "UNION SELECT content_id FROM pa_ad_codes "
+            "WHERE business_id = ? AND state IN ('issuing', 'failed') ORDER BY 1",
+            (business_id, *PENDING_STATUSES, business_id),
+        )
+        return [row[0] for row in rows]
+
+    def coded_content_ids(self, business_id: str, *, published_since: str | None = None) -> list[str]:
+        """Items this brand selected that hold a valid code (issued or harvested); with ``published_since``
+        (``YYYY-MM-DD``), only those published on or after that day, or of unknown date."""
+        statement = (
+            "SELECT b.content_id FROM pa_brand_items b JOIN pa_ad_codes a ON a.content_id = b.content_id "
+            "LEFT JOIN pa_content c ON c.business_id = b.business_id AND c.content_id = b.content_id "
+            "WHERE b.business_id = ? AND a.ad_code IS NOT NULL AND a.state IN ('issued', 'harvested')"
+        )
+        params: list[Any] = [business_id]
+        if published_since:
+            statement += " AND (c.creation_time IS NULL OR c.creation_time >= ?)"
+            params.append(published_since)
+        return [row[0] for row in self._query(statement + " ORDER BY b.content_id", params)]
 
     def brands_for(self, content_ids: Sequence[str]) -> list[str]:
         """The brands whose runs selected any of these media."""

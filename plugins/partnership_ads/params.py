@@ -171,38 +171,155 @@ def validate_run_params(params: Mapping[str, Any]) -> dict[str, Any]:
     return filters
 
 
-def scheduled_window(
-    data_interval_start: dt.datetime | None, data_interval_end: dt.datetime | None
-) -> dict[str, str]:
-    """``start_date`` / ``end_date`` of a scheduled run: the days its data interval covers (end exclusive)."""
-    if data_interval_start is None or data_interval_end is None:
+#: Deployment settings of scheduled runs (Airflow Variable first, then the environment).
+LOOKBACK_DAYS_VARIABLE = "partnership_ads_lookback_days"
+LOOKBACK_DAYS_ENV = "PARTNERSHIP_ADS_LOOKBACK_DAYS"
+SCHEDULED_FILTERS_VARIABLE = "partnership_ads_scheduled_filters"
+SCHEDULED_FILTERS_ENV = "PARTNERSHIP_ADS_SCHEDULED_FILTERS"
+SCHEDULE_ENV = "PARTNERSHIP_ADS_SCHEDULE"
+DEFAULT_SCHEDULE = "0 0 * * *"
+#: The longest lookback a deployment may set (ten years: Graph's dates are publication dates).
+MAX_LOOKBACK_DAYS = 3650
+#: Windows walked in parallel when a scheduled run's window is known (``lookback_days``).
+SCHEDULED_PARTITIONS = 4
+#: What a scheduled run always asks discovery for: only content AD_READY for the brand now, filtered by the
+#: API, so the brand's other content costs no call.
+SCHEDULED_ELIGIBILITY = ["AD_READY"]
+
+
+def schedule(environ: Mapping[str, str]) -> str:
+    """The DAG's cron expression: env ``PARTNERSHIP_ADS_SCHEDULE``, else daily at 00:00 UTC.
+
+    Read by the DAG file at parse time (an environment lookup, no I/O).
+    """
+    return environ.get(SCHEDULE_ENV, "").strip() or DEFAULT_SCHEDULE
+
+
+def _setting(
+    variable: str, env: str, *, get_variable: Callable[[str], str | None], environ: Mapping[str, str]
+) -> tuple[str | None, str]:
+    """A deployment setting's raw value and where it came from (Variable first, then the environment)."""
+    value = get_variable(variable)
+    if _given(value):
+        return str(value).strip(), f"Variable {variable}"
+    value = environ.get(env)
+    if _given(value) and str(value).strip():
+        return str(value).strip(), f"env {env}"
+    return None, ""
+
+
+def lookback_days(*, get_variable: Callable[[str], str | None], environ: Mapping[str, str]) -> int | None:
+    """The deployment's ``lookback_days`` (Variable ``partnership_ads_lookback_days``, env
+    ``PARTNERSHIP_ADS_LOOKBACK_DAYS``): how many days back a scheduled run searches; None when unset (no
+    publication-date window at all, the default).
+
+    :raises ValueError: naming the setting when it is not a whole number from 1 to 3650.
+    """
+    raw, source = _setting(
+        LOOKBACK_DAYS_VARIABLE, LOOKBACK_DAYS_ENV, get_variable=get_variable, environ=environ
+    )
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LOOKBACK_DAYS:
+        raise ValueError(
+            f"lookback_days: {source} must be a whole number of days from 1 to {MAX_LOOKBACK_DAYS} "
+            f"(or unset for no publication-date window), got {raw[:40]!r}"
+        )
+    return int(raw)
+
+
+def scheduled_default_filters(
+    *, get_variable: Callable[[str], str | None], environ: Mapping[str, str]
+) -> dict[str, Any]:
+    """The deployment's default discovery filters for scheduled runs (Variable
+    ``partnership_ads_scheduled_filters``, env ``PARTNERSHIP_ADS_SCHEDULED_FILTERS``: a JSON object of
+    discovery filters, e.g. ``{"platform_types": ["INSTAGRAM"]}``); empty when unset.
+
+    ``ad_eligibilities`` and the date window are not theirs to set: a scheduled run always asks for AD_READY
+    content, and its window comes from ``lookback_days``.
+
+    :raises ValueError: naming the setting when it is not a JSON object of valid filters.
+    """
+    raw, source = _setting(
+        SCHEDULED_FILTERS_VARIABLE, SCHEDULED_FILTERS_ENV, get_variable=get_variable, environ=environ
+    )
+    if raw is None:
         return {}
-    start = data_interval_start.astimezone(dt.UTC).date()
-    end_moment = data_interval_end.astimezone(dt.UTC)
-    end = (end_moment - dt.timedelta(microseconds=1)).date() if end_moment > data_interval_start else start
-    return {"start_date": start.isoformat(), "end_date": max(start, end).isoformat()}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"scheduled_filters: {source} is not valid JSON ({exc.msg})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"scheduled_filters: {source} must be a JSON object of discovery filters")
+    unknown = sorted(set(value) - set(FILTER_PARAM_NAMES))
+    if unknown:
+        raise ValueError(f"scheduled_filters: {source} names unknown filter(s) {unknown}")
+    reserved = sorted(set(value) & {"ad_eligibilities", "start_date", "end_date"})
+    if reserved:
+        raise ValueError(
+            f"scheduled_filters: {source} may not set {reserved}: a scheduled run always asks for AD_READY "
+            "content, and its window comes from lookback_days"
+        )
+    filters = {name: item for name, item in value.items() if _given(item)}
+    try:
+        build_discovery_query(fb_page_id="1", filters=filters)
+    except ValueError as exc:
+        raise ValueError(f"scheduled_filters: {source}: {exc}") from None
+    return filters
+
+
+def scheduled_filters(*, lookback: int | None, defaults: Mapping[str, Any], today: dt.date) -> dict[str, Any]:
+    """The discovery filters of a scheduled run: AD_READY now, the deployment's defaults, and a window of
+    ``lookback`` days ending today (UTC) only when one is set."""
+    filters: dict[str, Any] = {**defaults, "ad_eligibilities": list(SCHEDULED_ELIGIBILITY)}
+    if lookback is not None:
+        filters["start_date"] = (today - dt.timedelta(days=lookback - 1)).isoformat()
+        filters["end_date"] = today.isoformat()
+    return filters
 
 
 def plan_run(
     params: Mapping[str, Any],
     *,
     scheduled: bool,
-    data_interval_start: dt.datetime | None,
-    data_interval_end: dt.datetime | None,
     get_variable: Callable[[str], str | None],
     environ: Mapping[str, str],
+    today: dt.date | None = None,
 ) -> tuple[list[dict[str, Any]], str]:
-    """Validate a run's parameters and list the brands it serves, each carrying the run's discovery filters.
+    """Validate a run's parameters and list the brands it serves, each with the run's discovery settings.
 
-    The first task of ``partnership_ad_codes``: :func:`validate_run_params`, then :func:`resolve_brands`; a
-    scheduled run without ``start_date`` searches the days of its data interval (:func:`scheduled_window`).
+    The first task of ``partnership_ad_codes``: :func:`validate_run_params`, then :func:`resolve_brands`.
 
-    :returns: the brands (``business_id``, ``fb_page_id``, ``ig_user_id``, ``meta_conn_id``, ``filters``) and
-        where the list came from (``params``, ``variable`` or ``environment``).
-    :raises ValueError: a bad parameter or brand entry, the message starting with its name.
+    - A **scheduled** run looks at every item AD_READY for the brand now, whatever its publication date
+      (:func:`scheduled_filters`: ``ad_eligibilities=["AD_READY"]``, the deployment's default filters, and a
+      window only when ``lookback_days`` is set, walked in :data:`SCHEDULED_PARTITIONS` parallel windows),
+      and re-examines every item the ledger holds as pending for the brand (``recheck_pending``).
+    - A **manual** run uses the form's filters and dates, or none; it re-examines pending items only when
+      its ``recheck_pending`` parameter says so.
+
+    :param today: the current UTC date (tests pass one; default: now).
+    :returns: the brands (``business_id``, ``fb_page_id``, ``ig_user_id``, ``meta_conn_id``, ``filters``,
+        ``recheck_pending``, ``partitions``) and where the list came from (``params``, ``variable`` or
+        ``environment``).
+    :raises ValueError: a bad parameter, deployment setting or brand entry, the message naming it first.
     """
     filters = validate_run_params(params)
     brands, source = resolve_brands(params, get_variable=get_variable, environ=environ)
-    if scheduled and "start_date" not in filters:
-        filters.update(scheduled_window(data_interval_start, data_interval_end))
-    return [{**brand, "filters": filters} for brand in brands], source
+    partitions = 1
+    if scheduled:
+        lookback = lookback_days(get_variable=get_variable, environ=environ)
+        defaults = scheduled_default_filters(get_variable=get_variable, environ=environ)
+        filters = scheduled_filters(
+            lookback=lookback, defaults=defaults, today=today or dt.datetime.now(dt.UTC).date()
+        )
+        recheck = True
+        if lookback is not None and lookback > 1:
+            partitions = min(SCHEDULED_PARTITIONS, lookback)
+    else:
+        recheck = params.get("recheck_pending", False)
+        if not isinstance(recheck, bool):
+            raise ValueError(f"recheck_pending: must be true or false, got {recheck!r}")
+    return [
+        {**brand, "filters": filters, "recheck_pending": recheck, "partitions": partitions}
+        for brand in brands
+    ], source

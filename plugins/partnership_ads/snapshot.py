@@ -56,7 +56,14 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("partner_content_types", "string"),
     ("partnership_info_json", "string"),
     *((f"organic_insights_{m}", "int64") for m in INSIGHT_METRICS),
+    # How the row came: "discovery" (the run's walk) or "lookup" (a pending item re-examined by content_id);
+    # visible is false for a looked-up item Graph no longer returns for the brand (every other column null).
+    ("source", "string"),
+    ("visible", "bool"),
 )
+#: Values of the ``source`` column.
+SOURCE_DISCOVERY = "discovery"
+SOURCE_LOOKUP = "lookup"
 
 
 @cache
@@ -103,7 +110,12 @@ def brand_entry(
 
 
 def flatten(
-    item: Mapping[str, Any], *, business_id: str, ig_user_id: str | None, fb_page_id: str | None
+    item: Mapping[str, Any],
+    *,
+    business_id: str,
+    ig_user_id: str | None,
+    fb_page_id: str | None,
+    source: str = SOURCE_DISCOVERY,
 ) -> dict[str, Any]:
     """One discovery item as a flat row of :func:`schema`."""
     author = item.get("author") or {}
@@ -137,6 +149,15 @@ def flatten(
     }
     for metric in INSIGHT_METRICS:
         row[f"organic_insights_{metric}"] = _int(insights.get(metric))
+    row["source"] = source
+    row["visible"] = True
+    return row
+
+
+def not_visible(content_id: str, *, business_id: str) -> dict[str, Any]:
+    """The row of a looked-up item Graph did not return for the brand (deleted, untagged, or access lost)."""
+    row: dict[str, Any] = dict.fromkeys(name for name, _kind in COLUMNS)
+    row.update(business_id=business_id, content_id=content_id, source=SOURCE_LOOKUP, visible=False)
     return row
 
 

@@ -18,8 +18,12 @@ SUMMARY_OUTCOMES = (
     "failed",
     "claimed_elsewhere",
     "deferred",
+    "not_ad_ready",
+    "eligibility_lost",
     "planned",
 )
+#: Outcomes whose items the run summary names one by one (each needs a person, or explains a gap).
+NAMED_OUTCOMES = ("awaiting_creator_authorisation", "not_ad_ready", "eligibility_lost")
 
 
 def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -62,10 +66,12 @@ def build_summary(
         entry = brands.setdefault(str(result["business_id"]), {"delivered": {}})
         entry.update({k: int(v) for k, v in (result.get("counts") or {}).items()})
         entry["dry_run"] = bool(result.get("dry_run"))
-        entry["awaiting_creator_authorisation_items"] = [
-            item["content_id"]
-            for item in (result.get("listed") or {}).get("awaiting_creator_authorisation", [])
-        ]
+        listed = result.get("listed") or {}
+        for outcome in NAMED_OUTCOMES:
+            entry[f"{outcome}_items"] = [
+                {"content_id": item["content_id"], "detail": item.get("detail")}
+                for item in listed.get(outcome, [])
+            ]
     sinks: list[str] = []
     for result in push_results:
         if not result:
@@ -112,3 +118,16 @@ def record_summary(ledger: Ledger, run_id: str, summary: dict[str, Any]) -> None
         figures = {o: int(entry.get(o, 0)) for o in SUMMARY_OUTCOMES}
         figures.update({f"delivered:{s}": int(n) for s, n in entry["delivered"].items()})
         ledger.record_run_figures(run_id, business_id, figures)
+
+
+def named_items(summary: dict[str, Any]) -> list[str]:
+    """A log line per item the summary names (awaiting the creator, not AD_READY, eligibility lost)."""
+    lines: list[str] = []
+    for business_id, entry in sorted(summary["brands"].items()):
+        for outcome in NAMED_OUTCOMES:
+            for item in entry.get(f"{outcome}_items", []):
+                lines.append(
+                    f"  {business_id}: {item['content_id']} {outcome.replace('_', ' ')}"
+                    + (f" ({item['detail']})" if item.get("detail") else "")
+                )
+    return lines

@@ -125,7 +125,7 @@ PIPELINE_PARAMS: dict[str, Param] = {
     "start_date": _optional(
         "start_date",
         "string",
-        "Published on or after (YYYY-MM-DD, with end_date). Scheduled runs: the data interval.",
+        "Published on or after (YYYY-MM-DD, with end_date). Scheduled runs: no window (lookback_days).",
         FILTERS_SECTION,
         format="date",
     ),
@@ -155,6 +155,15 @@ PIPELINE_PARAMS: dict[str, Param] = {
         type="boolean",
         title="dry_run",
         description="Fetch and plan only: issue nothing, deliver nothing.",
+        section=RUN_SECTION,
+    ),
+    "recheck_pending": Param(
+        False,
+        type="boolean",
+        title="recheck_pending",
+        description="Also look up every item the ledger holds as pending for the brand (awaiting its "
+        "creator, failed, over the cap, claimed elsewhere) that these filters miss, and decide it again, as "
+        "every scheduled run does.",
         section=RUN_SECTION,
     ),
     "sinks": _sinks(

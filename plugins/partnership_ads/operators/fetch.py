@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from partnership_ads.hooks import PartnershipAdsHook
+    from partnership_ads.ledger import Ledger
+    from partnership_ads.snapshot import SnapshotWriter
 
 
 PREFETCH_PAGES = 2
@@ -60,6 +62,11 @@ class FetchAdvertisableContentOperator(BaseOperator):
     :param partitions: opt-in parallel discovery: with ``start_date`` and ``end_date`` in ``filters``, the
         window is split into this many sub-windows walked in parallel (bounded buffering; every item once;
         pages land in the snapshot in arrival order, not the sequential walk's order). 1 walks sequentially.
+    :param recheck_pending: after the walk, look up by ``content_ids`` (50 per request) every item the
+        ledger holds as pending for the brand, and every item of the brand holding a code, that the walk
+        did not return; found items join the snapshot (``source`` = ``lookup``) with their eligibility as
+        Graph shows it now, and items Graph no longer returns join it as not ``visible``. Items with a code
+        are limited to those published on or after ``filters["start_date"]`` when the run has a window.
     """
 
     template_fields: Sequence[str] = (
@@ -86,6 +93,7 @@ class FetchAdvertisableContentOperator(BaseOperator):
         snapshot_root: str | None = None,
         page_size: int = 50,
         partitions: int = 1,
+        recheck_pending: bool = False,
         **kwargs: Any,
     ) -> None:
         if kwargs.get("retry_policy") is None:
@@ -102,6 +110,7 @@ class FetchAdvertisableContentOperator(BaseOperator):
         self.snapshot_root = snapshot_root
         self.page_size = page_size
         self.partitions = partitions
+        self.recheck_pending = recheck_pending
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Fetch every page; returns the summary dict described in the class docstring."""
@@ -125,6 +134,7 @@ class FetchAdvertisableContentOperator(BaseOperator):
         by_eligibility: Counter[str] = Counter()
         writer = SnapshotWriter(path)
         pages = 0
+        seen: set[str] = set()
         self.log.info(
             "Discovery for business %s (page %s, ig_user %s) with filters %s",
             business_id,
@@ -154,6 +164,7 @@ class FetchAdvertisableContentOperator(BaseOperator):
                 ]
                 writer.write_page(rows)
                 ledger.upsert_content(business_id, rows, run_id=run_id)
+                seen.update(str(r["content_id"]) for r in rows if r["content_id"])
                 pages += 1
                 page_platforms = Counter(r["platform"] or "UNKNOWN" for r in rows)
                 by_platform.update(page_platforms)
@@ -164,6 +175,17 @@ class FetchAdvertisableContentOperator(BaseOperator):
                     len(rows),
                     ", ".join(f"{k} {v}" for k, v in sorted(page_platforms.items())),
                     writer.rows,
+                )
+            rechecked = (
+                self._recheck(hook, ledger, writer, business_id, seen, fields=fields, run_id=run_id)
+                if self.recheck_pending
+                else None
+            )
+            if rechecked:
+                by_platform.update(r["platform"] or "UNKNOWN" for r in rechecked if r["visible"])
+                by_eligibility.update(
+                    (r["ad_eligibility"] or "NOT_TAGGED") if r["visible"] else "NOT_VISIBLE"
+                    for r in rechecked
                 )
         except BaseException:
             writer.abort()
@@ -177,6 +199,7 @@ class FetchAdvertisableContentOperator(BaseOperator):
             "snapshot_path": str(path),
             "items": writer.rows,
             "pages": pages,
+            "looked_up": len(rechecked or ()),
             "by_platform": dict(sorted(by_platform.items())),
             "by_ad_eligibility": dict(sorted(by_eligibility.items())),
         }
@@ -191,3 +214,66 @@ class FetchAdvertisableContentOperator(BaseOperator):
             path,
         )
         return summary
+
+    def _recheck(
+        self,
+        hook: PartnershipAdsHook,
+        ledger: Ledger,
+        writer: SnapshotWriter,
+        business_id: str,
+        seen: set[str],
+        *,
+        fields: str,
+        run_id: str,
+    ) -> list[dict[str, Any]]:
+        """Look up the brand's pending and coded items the walk missed; append them to the snapshot."""
+        from partnership_ads.snapshot import SOURCE_LOOKUP, flatten, not_visible
+
+        since = (self.filters or {}).get("start_date")
+        pending = [cid for cid in ledger.pending_content_ids(business_id) if cid not in seen]
+        coded = [
+            cid for cid in ledger.coded_content_ids(business_id, published_since=since) if cid not in seen
+        ]
+        wanted = sorted(set(pending) | set(coded))
+        if not wanted:
+            self.log.info(
+                "Re-examination: every pending or coded item of business %s was discovered", business_id
+            )
+            return []
+        self.log.info(
+            "Re-examination: %s pending item(s) and %s item(s) with a code were not in discovery; "
+            "looking them up by content_id (%s request(s) of at most 50)",
+            len(pending),
+            len(coded),
+            -(-len(wanted) // 50),
+        )
+        found = hook.lookup_advertisable_content(
+            business_id,
+            fb_page_id=self.fb_page_id,
+            ig_user_id=self.ig_user_id,
+            content_ids=wanted,
+            fields=fields,
+        )
+        rows = [
+            flatten(
+                item,
+                business_id=business_id,
+                ig_user_id=self.ig_user_id,
+                fb_page_id=self.fb_page_id,
+                source=SOURCE_LOOKUP,
+            )
+            for item in found
+        ]
+        rows = [r for r in rows if r["content_id"] in set(wanted)]
+        returned = {r["content_id"] for r in rows}
+        ledger.upsert_content(business_id, rows, run_id=run_id)
+        rows.extend(not_visible(cid, business_id=business_id) for cid in wanted if cid not in returned)
+        writer.write_page(rows)
+        self.log.info(
+            "Re-examination of business %s: %s found (%s AD_READY), %s no longer visible to the brand",
+            business_id,
+            len(returned),
+            sum(1 for r in rows if r["visible"] and r["ad_eligibility"] == "AD_READY"),
+            len(wanted) - len(returned),
+        )
+        return rows

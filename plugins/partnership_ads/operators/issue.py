@@ -34,6 +34,8 @@ OUTCOMES = (
     "claimed_elsewhere",  # another attempt holds a live claim on this media right now
     "deferred",  # over the max_codes cap of this run
     "revoked",  # revoked on purpose: not re-issued automatically
+    "not_ad_ready",  # a pending item re-examined: no longer AD_READY (or no longer visible); not issued
+    "eligibility_lost",  # holds a code but is no longer AD_READY (or visible): reported, never revoked here
     "planned",  # dry run: would be issued
 )
 _SNAPSHOT_COLUMNS = (
@@ -44,8 +46,19 @@ _SNAPSHOT_COLUMNS = (
     "author_display_name",
     "ad_eligibility",
     "ad_code",
+    "source",
+    "visible",
 )
 _LISTED = 50  # items listed by id in the XCom summary per outcome (the ledger holds them all)
+#: Outcomes whose items are named in the XCom summary and the run summary's log (a person acts on them).
+LISTED_OUTCOMES = (
+    "awaiting_creator_authorisation",
+    "failed",
+    "claimed_elsewhere",
+    "deferred",
+    "not_ad_ready",
+    "eligibility_lost",
+)
 _DECISION_BATCH = 200  # per-brand decisions written per ledger transaction
 
 
@@ -139,14 +152,37 @@ class IssueAdCodesOperator(BaseOperator):
                 return self.meta_conn_id
         return None
 
-    def _selected(self) -> list[dict[str, Any]]:
-        from partnership_ads.snapshot import iter_rows
+    def _select(self, ledger: Ledger, business_id: str) -> tuple[list[dict[str, Any]], list[_Result]]:
+        """The snapshot's AD_READY Instagram items, and the items that are not AD_READY any more.
 
-        return [
-            row
-            for row in iter_rows(self.snapshot_path, columns=_SNAPSHOT_COLUMNS)
-            if row["platform"] == "INSTAGRAM" and row["ad_eligibility"] == "AD_READY" and row["content_id"]
-        ]
+        Not AD_READY (or no longer visible to the brand): an item holding a code is ``eligibility_lost``
+        (reported; the code is left alone), a pending item looked up again is ``not_ad_ready`` (not issued).
+        """
+        from partnership_ads.snapshot import SOURCE_LOOKUP, iter_rows
+
+        coded = set(ledger.coded_content_ids(business_id))
+        selected: list[dict[str, Any]] = []
+        lost: list[_Result] = []
+        for row in iter_rows(self.snapshot_path, columns=_SNAPSHOT_COLUMNS):
+            content_id = row["content_id"]
+            if not content_id:
+                continue
+            visible = row["visible"] is not False
+            if visible and row["platform"] == "INSTAGRAM" and row["ad_eligibility"] == "AD_READY":
+                selected.append(row)
+                continue
+            looked_up = row["source"] == SOURCE_LOOKUP
+            if content_id not in coded and not looked_up:
+                continue  # never selected by the pipeline: nothing to report
+            if not visible:
+                now = "no longer visible to the brand (deleted, untagged, or access lost)"
+            else:
+                now = f"now {row['ad_eligibility'] or 'not tagged for the brand'}"
+            if content_id in coded:
+                lost.append(_Result(content_id, "eligibility_lost", f"holds a code but is {now}"))
+            else:
+                lost.append(_Result(content_id, "not_ad_ready", f"pending item is {now}; not issued"))
+        return selected, lost
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Issue and harvest; returns the brand's counts by outcome and the listed items."""
@@ -163,7 +199,7 @@ class IssueAdCodesOperator(BaseOperator):
         )
         ledger = Ledger.from_conn_id(self.ledger_conn_id)
         ledger.migrate()
-        selected = self._selected()
+        selected, lost = self._select(ledger, business_id)
         self.log.info(
             "Business %s: %s Instagram items are AD_READY for the brand (snapshot %s)%s",
             business_id,
@@ -171,6 +207,14 @@ class IssueAdCodesOperator(BaseOperator):
             self.snapshot_path,
             " [dry run: nothing will be issued or recorded]" if self.dry_run else "",
         )
+        for result in lost:
+            self.log.warning(
+                "%s %s: %s", result.outcome.replace("_", " ").capitalize(), result.content_id, result.detail
+            )
+        if lost and not self.dry_run:
+            ledger.record_brand_items(
+                business_id, [(r.content_id, r.outcome, r.detail) for r in lost], run_id=run_id
+            )
         hooks: dict[str, PartnershipAdsHook] = {}
         hooks_lock = threading.Lock()
 
@@ -190,7 +234,7 @@ class IssueAdCodesOperator(BaseOperator):
                 exists_cache[conn_id] = connection_exists(conn_id)
             return exists_cache[conn_id]
 
-        results: list[_Result] = []
+        results: list[_Result] = list(lost)
         candidates: list[tuple[dict[str, Any], str]] = []
         for row in selected:
             content_id = str(row["content_id"])
@@ -392,7 +436,7 @@ class IssueAdCodesOperator(BaseOperator):
             outcome: [
                 {"content_id": r.content_id, "detail": r.detail} for r in results if r.outcome == outcome
             ][:_LISTED]
-            for outcome in ("awaiting_creator_authorisation", "failed", "claimed_elsewhere", "deferred")
+            for outcome in LISTED_OUTCOMES
             if counts.get(outcome)
         }
         summary = {
@@ -412,8 +456,9 @@ class IssueAdCodesOperator(BaseOperator):
             " (dry run)" if self.dry_run else "",
             format_table(["outcome", "items"], rows or [["(no AD_READY Instagram items)", 0]]),
         )
-        for item in listed.get("awaiting_creator_authorisation", []):
-            self.log.info("  awaiting creator authorisation: %s (%s)", item["content_id"], item["detail"])
+        for outcome in ("awaiting_creator_authorisation", "not_ad_ready", "eligibility_lost"):
+            for item in listed.get(outcome, []):
+                self.log.info("  %s: %s (%s)", outcome.replace("_", " "), item["content_id"], item["detail"])
         retryable = [r for r in results if r.outcome == "failed" and r.retryable]
         if retryable:
             error = AirflowException(

@@ -1,4 +1,4 @@
-"""Run parameters: brand list resolution, validation messages, scheduled date window."""
+"""Run parameters: brand list resolution, validation messages, what scheduled and manual runs look at."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from partnership_ads.params import plan_run, resolve_brands, scheduled_window, validate_run_params
+from partnership_ads.params import plan_run, resolve_brands, schedule, validate_run_params
 
 BRAND = {"business_id": "111", "fb_page_id": "222", "ig_user_id": "333"}
 
@@ -77,41 +77,102 @@ def test_valid_filters_are_returned_without_unset_ones() -> None:
     assert filters == {"ad_eligibilities": ["AD_READY"]}
 
 
-def test_daily_data_interval_becomes_a_one_day_window() -> None:
-    start = dt.datetime(2026, 3, 4, tzinfo=dt.UTC)
-    window = scheduled_window(start, start + dt.timedelta(days=1))
-    assert window == {"start_date": "2026-03-04", "end_date": "2026-03-04"}
+TODAY = dt.date(2026, 3, 5)
+MANUAL = {**BRAND, "meta_conn_id": "meta_graph_default"}
 
 
-@pytest.mark.parametrize(("scheduled", "window"), [(True, True), (False, False)])
-def test_only_a_scheduled_run_without_start_date_searches_its_data_interval(
-    scheduled: bool, window: bool
-) -> None:
-    start = dt.datetime(2026, 3, 4, tzinfo=dt.UTC)
-    brands, source = plan_run(
-        {**BRAND, "ad_eligibilities": ["AD_READY"]},
-        scheduled=scheduled,
-        data_interval_start=start,
-        data_interval_end=start + dt.timedelta(days=1),
-        get_variable=_no_variable,
-        environ={},
-    )
-    expected = {"ad_eligibilities": ["AD_READY"]}
-    if window:
-        expected |= {"start_date": "2026-03-04", "end_date": "2026-03-04"}
-    assert source == "params"
-    assert brands == [{**BRAND, "meta_conn_id": "meta_graph_default", "filters": expected}]
-
-
-def test_a_scheduled_run_keeps_the_start_date_it_was_given() -> None:
-    start = dt.datetime(2026, 3, 4, tzinfo=dt.UTC)
-    given = {"start_date": "2026-01-01", "end_date": "2026-01-31"}
+def _plan(
+    params: dict, *, scheduled: bool, settings: dict | None = None, environ: dict | None = None
+) -> list:
     brands, _source = plan_run(
-        {**BRAND, **given},
-        scheduled=True,
-        data_interval_start=start,
-        data_interval_end=start + dt.timedelta(days=1),
-        get_variable=_no_variable,
-        environ={},
+        params,
+        scheduled=scheduled,
+        get_variable=lambda key: (settings or {}).get(key),
+        environ=environ or {},
+        today=TODAY,
     )
-    assert brands[0]["filters"] == given
+    return brands
+
+
+def test_a_scheduled_run_asks_for_every_ad_ready_item_whatever_its_publication_date() -> None:
+    brands = _plan(BRAND, scheduled=True)
+    assert brands == [
+        {**MANUAL, "filters": {"ad_eligibilities": ["AD_READY"]}, "recheck_pending": True, "partitions": 1}
+    ]
+
+
+def test_a_scheduled_run_ignores_form_filters_it_cannot_have_been_given() -> None:
+    # Scheduled runs get the Params' defaults; a date or eligibility there must not narrow the daily run.
+    brands = _plan({**BRAND, "start_date": "2026-01-01", "end_date": "2026-01-02"}, scheduled=True)
+    assert brands[0]["filters"] == {"ad_eligibilities": ["AD_READY"]}
+
+
+def test_lookback_days_bounds_a_scheduled_run_to_a_window_walked_in_parallel() -> None:
+    brands = _plan(BRAND, scheduled=True, environ={"PARTNERSHIP_ADS_LOOKBACK_DAYS": "90"})
+    assert brands[0]["filters"] == {
+        "ad_eligibilities": ["AD_READY"],
+        "start_date": "2025-12-06",
+        "end_date": "2026-03-05",
+    }
+    assert brands[0]["partitions"] == 4
+
+
+def test_the_lookback_variable_wins_over_the_environment() -> None:
+    brands = _plan(
+        BRAND,
+        scheduled=True,
+        settings={"partnership_ads_lookback_days": "1"},
+        environ={"PARTNERSHIP_ADS_LOOKBACK_DAYS": "90"},
+    )
+    assert brands[0]["filters"]["start_date"] == brands[0]["filters"]["end_date"] == "2026-03-05"
+    assert brands[0]["partitions"] == 1
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "ten", "3651", "1.5"])
+def test_a_bad_lookback_days_is_refused_naming_the_setting(value: str) -> None:
+    with pytest.raises(ValueError, match=r"^lookback_days: env PARTNERSHIP_ADS_LOOKBACK_DAYS"):
+        _plan(BRAND, scheduled=True, environ={"PARTNERSHIP_ADS_LOOKBACK_DAYS": value})
+
+
+def test_deployment_default_filters_apply_to_scheduled_runs_only() -> None:
+    settings = {"partnership_ads_scheduled_filters": json.dumps({"platform_types": ["INSTAGRAM"]})}
+    scheduled = _plan(BRAND, scheduled=True, settings=settings)
+    manual = _plan(BRAND, scheduled=False, settings=settings)
+    assert scheduled[0]["filters"] == {"platform_types": ["INSTAGRAM"], "ad_eligibilities": ["AD_READY"]}
+    assert manual[0]["filters"] == {}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("[1]", "must be a JSON object"),
+        ("{", "not valid JSON"),
+        ('{"colour": ["RED"]}', "unknown filter"),
+        ('{"ad_eligibilities": ["INELIGIBLE"]}', "may not set"),
+        ('{"start_date": "2026-01-01"}', "may not set"),
+        ('{"platform_types": ["TIKTOK"]}', "platform_types"),
+    ],
+)
+def test_bad_deployment_default_filters_are_refused(value: str, message: str) -> None:
+    with pytest.raises(
+        ValueError, match=f"^scheduled_filters: env PARTNERSHIP_ADS_SCHEDULED_FILTERS.*{message}"
+    ):
+        _plan(BRAND, scheduled=True, environ={"PARTNERSHIP_ADS_SCHEDULED_FILTERS": value})
+
+
+def test_a_manual_run_keeps_its_form_filters_and_rechecks_only_when_asked() -> None:
+    given = {"start_date": "2026-01-01", "end_date": "2026-01-31"}
+    plain = _plan({**BRAND, **given}, scheduled=False)
+    asked = _plan({**BRAND, **given, "recheck_pending": True}, scheduled=False)
+    assert plain == [{**MANUAL, "filters": given, "recheck_pending": False, "partitions": 1}]
+    assert asked[0]["recheck_pending"] is True
+
+
+def test_a_non_boolean_recheck_pending_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"^recheck_pending"):
+        _plan({**BRAND, "recheck_pending": "yes"}, scheduled=False)
+
+
+def test_the_schedule_is_daily_unless_the_deployment_sets_one() -> None:
+    assert schedule({}) == "0 0 * * *"
+    assert schedule({"PARTNERSHIP_ADS_SCHEDULE": "30 6 * * *"}) == "30 6 * * *"
