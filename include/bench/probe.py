@@ -10,6 +10,8 @@ Kinds:
 - ``fetch``: run ``FetchAdvertisableContentOperator`` (snapshot + ledger). Result: seconds, items, pages,
   snapshot_path, peak RSS (``ru_maxrss``) after imports and at the end.
 - ``issue``: run ``IssueAdCodesOperator`` on a snapshot. Result: seconds and counts by outcome.
+- ``scheduled``: what a scheduled run of the DAG does for the brand: ``plan_run(scheduled=True)``, then fetch
+  and issue with that plan. Result: seconds (fetch + issue), pages, items, looked_up and counts by outcome.
 
 Connections come from the environment (``AIRFLOW_CONN_*``), as in a task.
 """
@@ -110,9 +112,52 @@ def issue(args: argparse.Namespace) -> dict[str, Any]:
     return {"seconds": seconds, "counts": summary["counts"]}
 
 
+def scheduled(args: argparse.Namespace) -> dict[str, Any]:
+    import os
+
+    from partnership_ads.operators import FetchAdvertisableContentOperator, IssueAdCodesOperator
+    from partnership_ads.params import plan_run
+
+    brand = {"business_id": args.business_id, "ig_user_id": args.ig_user_id, "fb_page_id": args.fb_page_id}
+    brands, _source = plan_run(
+        {**brand, "meta_conn_id": args.meta_conn_id},
+        scheduled=True,
+        get_variable=lambda _key: None,
+        environ=os.environ,
+    )
+    plan = brands[0]
+    fetch_op = FetchAdvertisableContentOperator(
+        task_id="fetch_advertisable_content",
+        **brand,
+        meta_conn_id=args.meta_conn_id,
+        snapshot_root=args.snapshot_root,
+        filters=plan["filters"],
+        recheck_pending=plan["recheck_pending"],
+        partitions=plan["partitions"],
+    )
+    start = time.perf_counter()
+    fetched = fetch_op.execute(_context(args.run_id))
+    issue_op = IssueAdCodesOperator(
+        task_id="issue_ad_codes",
+        snapshot_path=fetched["snapshot_path"],
+        **brand,
+        meta_conn_id=args.meta_conn_id,
+        max_concurrency=args.concurrency,
+    )
+    issued = issue_op.execute(_context(args.run_id))
+    seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "pages": fetched["pages"],
+        "items": fetched["items"],
+        "looked_up": fetched["looked_up"],
+        "counts": issued["counts"],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m include.bench.probe")
-    parser.add_argument("kind", choices=("discovery", "fetch", "issue"))
+    parser.add_argument("kind", choices=("discovery", "fetch", "issue", "scheduled"))
     parser.add_argument("--business-id", required=True)
     parser.add_argument("--ig-user-id")
     parser.add_argument("--fb-page-id")
@@ -128,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-codes", type=int)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args(argv)
-    result = {"discovery": discovery, "fetch": fetch, "issue": issue}[args.kind](args)
+    result = {"discovery": discovery, "fetch": fetch, "issue": issue, "scheduled": scheduled}[args.kind](args)
     print(json.dumps(result), flush=True)
     return 0
 

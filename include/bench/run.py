@@ -8,6 +8,11 @@
 5. parse time: importing each DAG file beyond the cost of importing Airflow.
 6. end to end: ``airflow dags test partnership_ad_codes`` (10,000 items, 2,000 to issue) against the
    hand-written baseline script (``include/bench/baseline.py``), the two in alternation.
+7. scheduled, nothing new: the daily scheduled run (fetch + issue with ``plan_run(scheduled=True)``) over the
+   same world once every AD_READY item holds a code: pages fetched, wall time against ``pages x latency``,
+   and zero POSTs.
+8. scheduled, a few new: the same after ``--scheduled-new`` items became AD_READY: exactly that many POSTs,
+   wall time against ``(pages + ceil(new / concurrency)) x latency``.
 
 Every timed figure is the median of ``--runs`` samples with min and max; ratios are taken within one sample.
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import shutil
 import sqlite3
@@ -36,7 +42,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 _CREATOR_CONN_ENV = "AIRFLOW_CONN_META_GRAPH_CREATOR_"
-BENCHMARKS = ("discovery", "partitioned", "issuance", "memory", "parse", "e2e")
+BENCHMARKS = ("discovery", "partitioned", "issuance", "memory", "parse", "e2e", "scheduled", "scheduled_new")
 # Graph's throttling codes (reference page): app, user, page, application, custom and BUC limits.
 THROTTLE_CODES = frozenset({4, 17, 32, 341, 613, *range(80000, 80010), 80014})
 
@@ -524,6 +530,125 @@ def bench_e2e(world: World, runner: Runner, runs: int, codes: int, target: float
     )
 
 
+# ------------------------------------------------------------------------------------ 7-8. scheduled
+
+
+def _turnable_items(world: World, count: int) -> list[str]:
+    """Instagram items of the brand that are not AD_READY and hold no code: each can turn AD_READY."""
+    import requests
+
+    brand = world.brand
+    params: dict[str, Any] = {
+        "access_token": world.brand_token,
+        "fields": "content_id,platform,partnership_info{ad_code,tagged_partner{ig_user_id}}",
+        "ad_eligibilities": '["NEEDS_ATTENTION"]',
+        "platform_types": '["INSTAGRAM"]',
+        "limit": 50,
+    }
+    if brand.get("ig_user_id"):
+        params["ig_user_id"] = brand["ig_user_id"]
+    url = f"{world.sandbox.graph_url}/{brand['business_id']}/partnership-ads-advertisable-content"
+    found: list[str] = []
+    while len(found) < count:
+        body = requests.get(url, params=params, timeout=60).json()
+        found.extend(
+            item["content_id"]
+            for item in body["data"]
+            if not any(entry.get("ad_code") for entry in item.get("partnership_info") or [])
+        )
+        after = ((body.get("paging") or {}).get("cursors") or {}).get("after")
+        if not body.get("paging") or not after:
+            break
+        params["after"] = after
+    if len(found) < count:
+        raise RuntimeError(
+            f"only {len(found)} NEEDS_ATTENTION Instagram items without a code; {count} needed"
+        )
+    return found[:count]
+
+
+def bench_scheduled(
+    world: World, runner: Runner, runs: int, new: int, concurrency: int, target: float = 1.25
+) -> list[Row]:
+    """Rows 7 and 8: a scheduled run's cost when nothing is new, and when ``new`` items turned AD_READY."""
+    latency = world.latency_ms / 1000
+    work = runner.state_dir / "scheduled"
+    work.mkdir(parents=True, exist_ok=True)
+    env = {
+        **world.env,
+        "AIRFLOW_CONN_PARTNERSHIP_ADS_DB": _sqlite_conn(work / "ledger.db"),
+        "PARTNERSHIP_ADS_SNAPSHOT_ROOT": str(work / "snapshots"),
+    }
+    args = [*brand_args(world), "--concurrency", str(concurrency)]
+    world.sandbox.reset()
+    turnable = _turnable_items(world, new * runs)
+    # Set-up, not measured: the first scheduled run gives every AD_READY item its code (at zero latency).
+    world.sandbox.configure(latency_ms=0)
+    try:
+        first = runner.probe("scheduled", env, *args, "--run-id", "scheduled__setup")
+    finally:
+        world.sandbox.configure(latency_ms=world.latency_ms)
+    say(
+        f"scheduled: set-up run issued {first['counts']['issued']} codes over {first['items']} AD_READY items"
+    )
+    rows: list[Row] = []
+    for key, fresh in (("scheduled", 0), ("scheduled_new", new)):
+        seconds: list[float] = []
+        ratios: list[float] = []
+        posts_seen: list[int] = []
+        pages = looked_up = 0
+        for n in range(runs):
+            items = turnable[n * fresh : (n + 1) * fresh]
+            for content_id in items:
+                world.sandbox.set_eligibility(
+                    content_id, "AD_READY", business_id=str(world.brand["business_id"])
+                )
+            world.sandbox.control("DELETE", "requests")
+            result = runner.probe("scheduled", env, *args, "--run-id", f"{key}__{n}")
+            posts, throttled = _throttle_errors(world)
+            lookups = math.ceil(result["looked_up"] / 50) if result["looked_up"] else 0
+            pages, looked_up = result["pages"], result["looked_up"]
+            bound = (pages + lookups + math.ceil(fresh / concurrency)) * latency
+            if posts != fresh or result["counts"]["issued"] != fresh or throttled:
+                raise RuntimeError(
+                    f"{key} run {n}: {posts} POSTs and {result['counts']['issued']} issued, expected {fresh} "
+                    f"({throttled} throttled; see {runner.log_path})"
+                )
+            posts_seen.append(posts)
+            seconds.append(result["seconds"])
+            ratios.append(result["seconds"] / bound)
+            say(
+                f"{key} run {n + 1}/{runs}: {result['seconds']:.2f}s, {pages} pages, {posts} POSTs "
+                f"({ratios[-1]:.2f}x)"
+            )
+        ratio = Stats.of(ratios)
+        bound_text = f"({pages} pages" + (f" + {math.ceil(fresh / concurrency)} POST rounds" if fresh else "")
+        rows.append(
+            Row(
+                key=key,
+                title=(
+                    "7. scheduled run, nothing new"
+                    if not fresh
+                    else f"8. scheduled run, {fresh} items newly AD_READY"
+                ),
+                measured=Stats.of(seconds),
+                unit="s",
+                reference=f"bound {bound_text}) x {world.latency_ms:g} ms",
+                target=f"<= {target:.2f}x bound, {fresh} POSTs",
+                met=ratio.median <= target and all(p == fresh for p in posts_seen),
+                ratio=ratio,
+                details={
+                    "pages": pages,
+                    "ad_ready_items": first["items"],
+                    "looked_up": looked_up,
+                    "posts": posts_seen,
+                    "codes_after_setup": first["counts"]["issued"] + first["counts"]["harvested"],
+                },
+            )
+        )
+    return rows
+
+
 # --------------------------------------------------------------------------------------------- main
 
 
@@ -543,6 +668,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also issue the same codes from a world with this many creators (a note on row 3); 0: skip",
     )
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument(
+        "--scheduled-new", type=int, default=20, help="items turned AD_READY before each run of row 8"
+    )
     parser.add_argument(
         "--memory-items", default="20000,200000", help="the two discovery sizes of the memory figure"
     )
@@ -574,7 +702,11 @@ def main(argv: list[str] | None = None) -> int:
     say(f"logs of every probe and command: {runner.log_path}")
     rows: list[Row] = []
     clock = time.perf_counter()
-    network = [name for name in ("discovery", "partitioned", "issuance", "e2e") if name in only]
+    network = [
+        name
+        for name in ("discovery", "partitioned", "issuance", "e2e", "scheduled", "scheduled_new")
+        if name in only
+    ]
     if network:
         say(f"starting the sandbox: about {args.items:,} items for the brand, {args.latency_ms:g} ms latency")
         world = start_world(brand_items=args.items, latency_ms=args.latency_ms, state_dir=args.state_dir)
@@ -587,6 +719,12 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(bench_issuance(world, runner, args.runs, args.codes, args.concurrency))
             if "e2e" in only:
                 e2e_row = bench_e2e(world, runner, args.e2e_runs, args.codes)
+            if "scheduled" in only or "scheduled_new" in only:
+                scheduled_rows = [
+                    row
+                    for row in bench_scheduled(world, runner, args.runs, args.scheduled_new, args.concurrency)
+                    if row.key in only
+                ]
         finally:
             world.sandbox.stop()
     if "issuance" in only and args.issuance_creators:
@@ -602,6 +740,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(bench_parse(runner, max(args.runs, 3), env))
     if "e2e" in only:
         rows.append(e2e_row)
+    if "scheduled" in only or "scheduled_new" in only:
+        rows.extend(scheduled_rows)
     rows.sort(key=lambda row: BENCHMARKS.index(row.key))
     elapsed = time.perf_counter() - clock
     settings = {

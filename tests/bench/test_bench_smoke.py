@@ -64,6 +64,7 @@ def test_every_benchmark_runs_on_tiny_sizes_and_verifies_its_work(tmp_path: Path
             "--concurrency=4",
             "--issuance-creators=3",
             "--memory-items=150,300",
+            "--scheduled-new=3",
             f"--out={out}",
             f"--state-dir={tmp_path / 'state'}",
         ]
@@ -80,5 +81,8 @@ def test_every_benchmark_runs_on_tiny_sizes_and_verifies_its_work(tmp_path: Path
     e2e_checks = rows["e2e"]["details"]["checks"]
     assert {c["who"] for c in e2e_checks} == {"baseline", "pipeline"}
     assert all(c["issued"] == 5 for c in e2e_checks)
+    assert rows["scheduled"]["details"]["posts"] == [0]
+    assert rows["scheduled"]["details"]["pages"] >= 1
+    assert rows["scheduled_new"]["details"]["posts"] == [3]
     assert set(rows["parse"]["details"]) == {"partnership_ad_codes.py", "revoke_partnership_ad_codes.py"}
     assert result["machine"]["nproc"] >= 1
