@@ -398,6 +398,22 @@ class Ledger:
         )
         return CodeRow(*rows[0]) if rows else None
 
+    def codes_for(self, content_ids: Sequence[str], *, chunk: int = 500) -> dict[str, CodeRow]:
+        """The ``pa_ad_codes`` rows of these media (absent ones left out), read ``chunk`` ids per query."""
+        found: dict[str, CodeRow] = {}
+        ids = list(dict.fromkeys(content_ids))
+        for start in range(0, len(ids), chunk):
+            part = ids[start : start + chunk]
+            marks = ", ".join("?" for _ in part)
+            rows = self._query(
+                "SELECT content_id, ad_code, state, business_id, owner_ig_user_id, claimed_by, "  # noqa: S608
+                "claim_expires_at, attempts, issued_at, revoked_at FROM pa_ad_codes "
+                f"WHERE content_id IN ({marks})",
+                part,
+            )
+            found.update((row[0], CodeRow(*row)) for row in rows)
+        return found
+
     def codes(self, *, states: Sequence[str] | None = None) -> list[CodeRow]:
         """Every row of ``pa_ad_codes`` (optionally only some states), ordered by content_id."""
         statement = (

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from partnership_ads.hooks import DiscoveryScope, PartnershipAdsHook
-    from partnership_ads.ledger import Ledger
+    from partnership_ads.ledger import CodeRow, Ledger
 
 #: Outcomes of one item, as counted in the run summary.
 OUTCOMES = (
@@ -236,10 +236,16 @@ class IssueAdCodesOperator(BaseOperator):
 
         results: list[_Result] = list(lost)
         candidates: list[tuple[dict[str, Any], str]] = []
+        # One read of the ledger's codes for every selected item: a daily run walks thousands of items that
+        # already hold their code, and a read (and a decision write) per item dominated its cost.
+        known = ledger.codes_for([str(row["content_id"]) for row in selected])
+        decisions: list[tuple[str, str, str | None]] = []
         for row in selected:
             content_id = str(row["content_id"])
             if row["ad_code"]:
-                results.append(self._harvest(ledger, row, business_id, run_id))
+                result = self._harvest(ledger, row, business_id, known.get(content_id))
+                results.append(result)
+                decisions.append((content_id, result.outcome, None))
                 continue
             conn_id = self._owner_conn_id(row["author_ig_user_id"], exists)
             if conn_id is None:
@@ -251,41 +257,39 @@ class IssueAdCodesOperator(BaseOperator):
                 self.log.warning(
                     "Awaiting creator authorisation: %s %s (%s)", content_id, row["permalink"], detail
                 )
-                if not self.dry_run:
-                    ledger.record_brand_item(
-                        business_id,
-                        content_id,
-                        "awaiting_creator_authorisation",
-                        run_id=run_id,
-                        detail=detail,
-                    )
+                decisions.append((content_id, "awaiting_creator_authorisation", detail))
                 results.append(_Result(content_id, "awaiting_creator_authorisation", detail))
                 continue
             candidates.append((row, conn_id))
+        if decisions and not self.dry_run:
+            ledger.record_brand_items(business_id, decisions, run_id=run_id)
 
         if self.dry_run:
             for row, _conn_id in candidates:
-                code_row = ledger.code(str(row["content_id"]))
+                code_row = known.get(str(row["content_id"]))
                 outcome = "already_in_ledger" if code_row and code_row.ad_code else "planned"
                 results.append(_Result(str(row["content_id"]), outcome))
         elif candidates:
             results.extend(self._issue_all(candidates, ledger, scope, hook_for, owner=owner, run_id=run_id))
         return self._finish(results, business_id)
 
-    def _harvest(self, ledger: Ledger, row: dict[str, Any], business_id: str, run_id: str) -> _Result:
+    def _harvest(
+        self, ledger: Ledger, row: dict[str, Any], business_id: str, code_row: CodeRow | None
+    ) -> _Result:
+        """A code discovery shows: ``already_in_ledger`` when the ledger holds it (no write), else kept."""
+        from partnership_ads.ledger import HAS_CODE_STATES
+
         content_id = str(row["content_id"])
-        if self.dry_run:
-            code_row = ledger.code(content_id)
-            in_ledger = code_row is not None and code_row.ad_code == row["ad_code"]
-            return _Result(
-                content_id, "already_in_ledger" if in_ledger else "harvested", ad_code=row["ad_code"]
-            )
+        in_ledger = (
+            code_row is not None and code_row.ad_code == row["ad_code"] and code_row.state in HAS_CODE_STATES
+        )
+        if in_ledger or self.dry_run:
+            outcome = "already_in_ledger" if in_ledger else "harvested"
+            return _Result(content_id, outcome, ad_code=row["ad_code"])
         new = ledger.harvest(
             content_id, row["ad_code"], business_id=business_id, owner_ig_user_id=row["author_ig_user_id"]
         )
-        outcome = "harvested" if new else "already_in_ledger"
-        ledger.record_brand_item(business_id, content_id, outcome, run_id=run_id)
-        return _Result(content_id, outcome, ad_code=row["ad_code"])
+        return _Result(content_id, "harvested" if new else "already_in_ledger", ad_code=row["ad_code"])
 
     def _issue_all(
         self,
