@@ -179,7 +179,7 @@ def _transport_reason(error: BaseException) -> str:
     """The socket-level cause of a ``requests`` error (``[Errno 111] Connection refused``), or its class name.
 
     ``requests`` and ``urllib3`` messages quote the request's path and query; the operating system's and the
-    TLS library's messages do not, so only those are shown.
+    TLS library's messages do not, so only those are shown. (``ConnectionError`` here is the builtin one.)
     """
     seen: set[int] = set()
     stack: list[BaseException | None] = [error]
@@ -188,7 +188,10 @@ def _transport_reason(error: BaseException) -> str:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if type(current).__module__ in {"builtins", "socket", "ssl"}:
+        # OSErrors from the socket and TLS layers (and http.client's RemoteDisconnected, a builtin
+        # ConnectionError); not http.client.InvalidURL and the like, whose text quotes the path.
+        from_system = type(current).__module__ in {"builtins", "socket", "ssl"}
+        if isinstance(current, OSError) and (from_system or isinstance(current, ConnectionError)):
             return f"{type(current).__name__}: {current}"
         reason = getattr(current, "reason", None)
         nested = [a for a in current.args if isinstance(a, BaseException)]
