@@ -17,7 +17,7 @@ import pytest
 
 from include.drills.results import DrillResult
 from include.drills.secrets import labelled, scan_bytes, scan_files, xcom_values
-from partnership_ads.sinks.webhook import SIGNATURE_HEADER, verify_signature
+from partnership_ads.sinks.webhook import SIGNATURE_HEADER, SIGNATURE_TOLERANCE_SECONDS, verify_signature
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -71,15 +71,22 @@ def test_no_secret_in_any_log_xcom_file_row_webhook_or_exception_and_signatures_
             header = delivery["headers"].get(SIGNATURE_HEADER.lower())
             body = _signed_body(delivery["body"])
             tampered = body.replace(b'"ad_code":"', b'"ad_code":"X', 1)
-            if not verify_signature(body, header, drill.webhook_secret):
+            secret = drill.webhook_secret
+            # Verified as the receiver did, when it received the delivery (the signature is timestamped).
+            received = delivery["received_at"]
+            if not verify_signature(body, header, secret, now=received):
                 signature_failures.append(f"{drill.name}: delivery {delivery['id']} does not verify")
-            if tampered == body or verify_signature(tampered, header, drill.webhook_secret):
+            if tampered == body or verify_signature(tampered, header, secret, now=received):
                 signature_failures.append(
                     f"{drill.name}: a tampered body of delivery {delivery['id']} verifies"
                 )
-            if verify_signature(body, header, drill.webhook_secret + "x"):
+            if verify_signature(body, header, secret + "x", now=received):
                 signature_failures.append(
                     f"{drill.name}: delivery {delivery['id']} verifies with a wrong secret"
+                )
+            if verify_signature(body, header, secret, now=received + SIGNATURE_TOLERANCE_SECONDS + 1):
+                signature_failures.append(
+                    f"{drill.name}: delivery {delivery['id']} verifies when replayed after the tolerance"
                 )
 
     coverage = {

@@ -1,4 +1,7 @@
-"""Sinks: SQL upsert (SQLite and PostgreSQL), files in three formats, webhook signing, sink selection."""
+"""Sinks: SQL upsert (SQLite and PostgreSQL), files in three formats, webhook batches, sink selection.
+
+The webhook's delivery and signature are in ``test_webhook_sink.py``.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,9 @@ import pandas as pd
 import pytest
 
 from partnership_ads.ledger import DeliveryRecord, SqliteFileHook, sql_hook_for
-from partnership_ads.sinks import FileSink, SqlTableSink, build_sinks, verify_signature
+from partnership_ads.sinks import FileSink, SqlTableSink, build_sinks
 from partnership_ads.sinks.base import DeliveryContext
-from partnership_ads.sinks.webhook import batch_body, idempotency_key, sign
+from partnership_ads.sinks.webhook import batch_body, idempotency_key
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -57,15 +60,6 @@ def test_file_sink_writes_one_file_per_run_and_brand(tmp_path: Path, file_format
     frame = reader[file_format](files[0])
     assert list(frame["ad_code"]) == ["A", "B"]
     assert files[0].parent.name == "111"
-
-
-def test_signature_verifies_the_exact_body_and_rejects_a_tampered_one() -> None:
-    body = batch_body([_record("1", "A")], CONTEXT)
-    header = sign(body, "s3cret")
-    assert verify_signature(body, header, "s3cret")
-    assert not verify_signature(body.replace(b'"A"', b'"Z"'), header, "s3cret")
-    assert not verify_signature(body, header, "other")
-    assert not verify_signature(body, None, "s3cret")
 
 
 def test_idempotency_key_is_the_same_for_the_same_batch_in_any_order() -> None:
