@@ -145,6 +145,31 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
+@pytest.mark.parametrize(
+    ("text", "env", "expected"),
+    [
+        ("${X:-d}", {}, "d"),
+        ("${X:-d}", {"X": ""}, "d"),
+        ("${X-d}", {"X": ""}, ""),
+        ("${X:-d}", {"X": "v"}, "v"),
+        ("${X}/$X", {"X": "v"}, "v/v"),
+        ("${X:?m}", {"X": "v"}, "v"),
+        ("${X?m}", {"X": ""}, ""),
+        ("$${X} $$X", {"X": "v"}, "${X} $X"),
+        ("${X:+r}", {"X": "v"}, "r"),
+        ("${X:+r}", {"X": ""}, ""),
+    ],
+)
+def test_interpolate_follows_compose_rules(text: str, env: dict[str, str], expected: str) -> None:
+    assert interpolate(text, env) == expected
+
+
+@pytest.mark.parametrize("env", [{}, {"X": ""}], ids=["unset", "empty"])
+def test_interpolate_refuses_a_required_variable_unset_or_empty(env: dict[str, str]) -> None:
+    with pytest.raises(RequiredVariableMissing, match="X is missing a value: set X"):
+        interpolate({"a": ["${X:?set X}"]}, env)
+
+
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
