@@ -15,7 +15,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(ROOT)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(ROOT)/plugins
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help venv system-deps lint test test-fast demo drills bench native-up native-down clean
+.PHONY: help venv system-deps lint test test-fast demo drills bench native-up native-down env clean
 
 help:
 	@echo "make demo    set everything up and run partnership_ad_codes end to end on the graph sandbox"
@@ -68,6 +68,10 @@ native-up: venv
 
 native-down:
 	$(PY) -m include.topology down
+
+# .env for docker compose: .env.example with fresh secrets (standard library only; never overwrites .env).
+env:
+	$(BOOTSTRAP_PYTHON) -m include.topology.compose_env
 
 clean:
 	rm -rf $(STATE)

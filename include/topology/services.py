@@ -26,7 +26,9 @@ class ServiceSpec:
     completion before the daemons start, a ``daemon`` is started in its own process group and recorded for
     ``down``. ``airflow_command`` is the `airflow` sub-command the compose service runs (empty for services
     that are not Airflow); ``argv`` is the native command line template. ``replicas`` is how many copies the
-    native topology starts.
+    native topology starts. ``compose_profiles`` are the compose profiles the service belongs to: empty, a
+    plain ``docker compose up`` starts it; otherwise only ``--profile <name>`` does (the native topology
+    starts the sandbox unless ``--no-sandbox``).
     """
 
     compose_name: str
@@ -35,6 +37,7 @@ class ServiceSpec:
     airflow_command: tuple[str, ...] = ()
     argv: tuple[str, ...] = ()
     replicas: int = 1
+    compose_profiles: tuple[str, ...] = ()
 
 
 # Airflow's own processes run as `python -m airflow ...` so the native topology uses the interpreter that runs
@@ -70,6 +73,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
             "--items",
             "{sandbox_items}",
         ),
+        # A compose deployment runs on Meta unless the operator asks for the sandbox.
+        compose_profiles=("sandbox",),
     ),
     ServiceSpec(
         "airflow-apiserver",
