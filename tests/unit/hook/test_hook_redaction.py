@@ -14,17 +14,11 @@ import pytest
 import requests
 from requests.structures import CaseInsensitiveDict
 
+from include.drills.secrets import leaked_pieces
 from partnership_ads.graph.errors import SNIPPET_CHARS, classify_response, excerpt, scrub
 
 # The shape of a Meta user token (EAAB... ZDZD, about 100 characters), made up.
 TOKEN = "EAABk3Jq9ZxW2mLp7RtY4vNc8HdF6sGb1QeUo5TiAa0yXwMzCrsandboxbrandLq2Wn8Zt4Vx6Yk1Hs3Jd5Gf7Ba9Nc0MpZDZD"
-FRAGMENT = 8
-
-
-def leaked(text: str, secret: str = TOKEN) -> list[str]:
-    """Every piece of ``secret`` of ``FRAGMENT`` characters that ``text`` contains."""
-    pieces = {secret[i : i + FRAGMENT] for i in range(len(secret) - FRAGMENT + 1)}
-    return sorted(piece for piece in pieces if piece in text)
 
 
 def answer(status: int, body: bytes, content_type: str) -> requests.Response:
@@ -69,7 +63,7 @@ def test_a_token_straddling_the_cut_of_an_error_page_leaves_no_fragment(
     assert error is not None
     assert "502 Bad Gateway" in error.message  # the excerpt is there, without the token
     for text in (str(error), repr(error), error.message):
-        assert not leaked(text), f"token pieces {leaked(text)} in {text!r}"
+        assert not leaked_pieces(text, TOKEN), f"token pieces {leaked_pieces(text, TOKEN)} in {text!r}"
 
 
 def test_a_token_echoed_as_json_field_across_the_cut_leaves_no_fragment() -> None:
@@ -83,7 +77,7 @@ def test_a_token_echoed_as_json_field_across_the_cut_leaves_no_fragment() -> Non
     assert body.index(TOKEN.encode()) < SNIPPET_CHARS < body.index(TOKEN.encode()) + len(TOKEN)
     _, error = classify_response(answer(502, body, "application/json"), method="GET", path="p", secrets=())
     assert error is not None
-    assert not leaked(str(error)), str(error)
+    assert not leaked_pieces(str(error), TOKEN), str(error)
 
 
 def test_excerpt_removes_secrets_from_the_whole_text_before_cutting() -> None:
@@ -122,21 +116,21 @@ def test_excerpt_cuts_a_long_text_to_the_limit_and_marks_the_cut() -> None:
 )
 def test_credential_shapes_are_redacted_when_the_secret_is_not_known(text: str, kept: str) -> None:
     scrubbed = scrub(text)
-    assert not leaked(scrubbed), scrubbed
+    assert not leaked_pieces(scrubbed, TOKEN), scrubbed
     assert kept in scrubbed
 
 
 @pytest.mark.parametrize("cut", [8, 30, len(TOKEN) - 1])
 def test_a_piece_of_a_known_secret_at_either_end_of_a_text_cut_short_elsewhere_is_redacted(cut: int) -> None:
     # A proxy or a load balancer may cut a body itself: the piece is then at the end (or start) of the text.
-    assert not leaked(scrub(f"upstream echoed {TOKEN[:cut]}", [TOKEN]))
-    assert not leaked(scrub(f"{TOKEN[-cut:]} was the rest", [TOKEN]))
+    assert not leaked_pieces(scrub(f"upstream echoed {TOKEN[:cut]}", [TOKEN]), TOKEN)
+    assert not leaked_pieces(scrub(f"{TOKEN[-cut:]} was the rest", [TOKEN]), TOKEN)
 
 
 def test_a_percent_encoded_known_secret_is_redacted() -> None:
     app_token = "1234567890|" + TOKEN  # an app token carries a '|' that URLs encode as %7C
     scrubbed = scrub("echo token%3D1234567890%7C" + TOKEN + " end", [app_token])
-    assert not leaked(scrubbed), scrubbed
+    assert not leaked_pieces(scrubbed, TOKEN), scrubbed
 
 
 @pytest.mark.parametrize(
@@ -173,4 +167,4 @@ def test_every_field_of_an_error_envelope_written_by_a_proxy_is_scrubbed() -> No
         error.fbtrace_id or "",
         error.error_user_msg or "",
     ):
-        assert not leaked(text), text
+        assert not leaked_pieces(text, TOKEN), text
