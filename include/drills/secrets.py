@@ -3,6 +3,9 @@
 Files are searched byte for byte (task logs, SQLite metadata databases with their XCom table, ledgers, sink
 files, the sandbox's webhook bodies and headers, evidence dumps); Parquet files are also decoded, since their
 pages may be compressed. A hit names where and which secret by label, never the secret itself.
+
+A piece of a secret is a leak too (an error text cut inside a token): :func:`scan_pieces` looks for every
+piece of :data:`PIECE` characters.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from pathlib import Path
+
+
+PIECE = 8
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,36 @@ def _parquet_text(path: Path) -> bytes:
 def scan_bytes(where: str, data: bytes, secrets: dict[str, str]) -> list[Hit]:
     """Hits of any secret in ``data``."""
     return [Hit(where, label) for secret, label in secrets.items() if secret.encode() in data]
+
+
+def pieces(secret: str, size: int = PIECE) -> set[str]:
+    """Every piece of ``secret`` that is ``size`` characters long (any longer piece contains one)."""
+    return {secret[i : i + size] for i in range(len(secret) - size + 1)}
+
+
+def leaked_pieces(text: str, secret: str, size: int = PIECE) -> list[str]:
+    """The pieces of ``secret`` (``size`` characters) found in ``text``: for tests on made-up secrets."""
+    return sorted(piece for piece in pieces(secret, size) if piece in text)
+
+
+def scan_pieces(
+    where: str, data: bytes, secrets: dict[str, str], size: int = PIECE, *, public: Iterable[str] = ()
+) -> list[Hit]:
+    """Hits of any piece (``size`` characters or more) of any secret in ``data``.
+
+    :param public: the fixed parts of made-up secrets (``drill-webhook-secret-``, ``sandboxBrand``): a piece
+        that lies inside one of them is not secret (``webhook-`` is also a sink's name).
+    """
+    known = tuple(public)
+    return [
+        Hit(where, label)
+        for secret, label in secrets.items()
+        if any(
+            piece.encode() in data
+            for piece in pieces(secret, size)
+            if not any(piece in fixed for fixed in known)
+        )
+    ]
 
 
 def scan_files(root: Path, secrets: dict[str, str]) -> tuple[list[Hit], dict[str, int]]:

@@ -29,7 +29,10 @@ HTTP 429, no envelope        :class:`GraphThrottleError`            yes
 timeout, dropped connection  :class:`GraphConnectionError`          yes
 ===========================  =====================================  ==========================
 
-Messages never contain a token: :func:`scrub` removes the secrets the hook knows and any query string.
+Messages never contain a token: :func:`scrub` removes the secrets the hook knows, anything shaped like a
+credential (an echoed ``Authorization`` header, ``access_token=...``, a JSON ``"access_token": "..."``) and
+any query string; :func:`excerpt` scrubs a whole text before cutting it, so that a cut never leaves a piece of
+a token that the scrubber could no longer recognise.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from __future__ import annotations
 import json
 import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, quote_plus
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -53,8 +57,34 @@ INVALID_PARAMETER_CODE = 100
 POLICY_BLOCK_CODE = 368
 DUPLICATE_CODE = 506
 
-_QUERY = re.compile(r"\?[^\s'\"<>)]*")
-_TOKEN_LIKE = re.compile(r"(access_token|appsecret_proof|input_token)=[^&\s'\"<>]+", re.IGNORECASE)
+SNIPPET_CHARS = 200
+REDACTED = "***"
+# Below this length a piece of a secret is not worth hunting at the edges of a text (see _edge_fragments).
+_MIN_FRAGMENT = 8
+
+# Parameter and field names whose value is a credential, wherever they appear (query, form, JSON, repr).
+_CREDENTIAL_NAMES = (
+    r"access_token|appsecret_proof|input_token|client_secret|fb_exchange_token|refresh_token|app_secret"
+)
+# name=value in a query string or form body (page_access_token= too), also percent-encoded (a proxy echoing
+# an encoded URL).
+_CREDENTIAL_PARAM = re.compile(rf"({_CREDENTIAL_NAMES})(=|%3D)[^&\s'\"<>,;)}}\]]+", re.IGNORECASE)
+# "name": "value" in JSON, 'name': 'value' in a Python repr (a dict of headers or parameters).
+_CREDENTIAL_FIELD = re.compile(
+    rf"""(["']?(?:{_CREDENTIAL_NAMES}|authorization|proxy-authorization)["']?\s*:\s*)(["'])(?:(?!\2).)*""",
+    re.IGNORECASE,
+)
+# An echoed header line: "Authorization: OAuth <token>", "Proxy-Authorization: Basic <...>".
+_AUTHORIZATION_HEADER = re.compile(
+    r"\b((?:proxy-)?authorization\s*[:=]\s*)(?:(bearer|oauth|basic|token)\s+)?[^\s'\"<>,;]+", re.IGNORECASE
+)
+# A bare scheme and credential ("Bearer <token>"); 16 characters at least, so that prose such as "OAuth
+# access token" and Graph's "OAuthException" are left alone.
+_SCHEME_CREDENTIAL = re.compile(r"\b(bearer|oauth)(\s+)[A-Za-z0-9._~+/=|-]{16,}", re.IGNORECASE)
+# user:password@ in a URL (a database or webhook URI quoted by a driver's error).
+_URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^\s/:@'\"<>]*:)[^\s/@'\"<>]+@", re.IGNORECASE)
+# A query string has at least one name=value pair; a lone "?" (prose, SQL placeholders) is left alone.
+_QUERY = re.compile(r"\?[^\s'\"<>)=?]*=[^\s'\"<>)]*")
 _TAGS = re.compile(r"<[^>]*>")
 
 
@@ -244,12 +274,49 @@ class AdCodeOutcomeUnknownError(GraphAPIError):
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """Remove known secrets, credential parameters and query strings from ``text``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    text = _TOKEN_LIKE.sub(lambda match: f"{match.group(1)}=***", text)
+    """Remove known secrets, credential-shaped values and query strings from ``text``.
+
+    Each known secret is removed as is and percent-encoded, and so is a piece of one (8 characters or more) at
+    the very start or end of ``text`` (a body someone else cut short). Values that look like credentials are
+    removed even when no secret is known: an echoed ``Authorization`` header or bare ``Bearer``/``OAuth``
+    credential, ``access_token=``, ``appsecret_proof=``, ``input_token=``, ``client_secret=`` (and the like)
+    in a query string or form body, the same names as JSON or repr fields, and a URL's ``user:password@``.
+
+    Scrub a text whole, before cutting it (use :func:`excerpt`): a cut can fall inside a secret, and the piece
+    left is matched neither as a known secret nor, once its name is cut off, by shape.
+    """
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
+            text = text.replace(form, REDACTED)
+        text = _edge_fragments(text, secret)
+    text = _CREDENTIAL_FIELD.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    text = _AUTHORIZATION_HEADER.sub(
+        lambda m: f"{m.group(1)}{m.group(2) + ' ' if m.group(2) else ''}{REDACTED}", text
+    )
+    text = _CREDENTIAL_PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    text = _SCHEME_CREDENTIAL.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
     return _QUERY.sub("?<query redacted>", text)
+
+
+def _edge_fragments(text: str, secret: str) -> str:
+    """Remove the longest head of ``secret`` that ends ``text`` and the longest tail that starts it."""
+    for size in range(min(len(secret) - 1, len(text)), _MIN_FRAGMENT - 1, -1):
+        if text.endswith(secret[:size]):
+            text = text[:-size] + REDACTED
+            break
+    for size in range(min(len(secret) - 1, len(text)), _MIN_FRAGMENT - 1, -1):
+        if text.startswith(secret[-size:]):
+            text = REDACTED + text[size:]
+            break
+    return text
+
+
+def excerpt(text: str, secrets: Iterable[str] = (), limit: int = SNIPPET_CHARS) -> str:
+    """``text`` scrubbed whole (see :func:`scrub`), then cut to at most ``limit`` characters, a cut marked by
+    a trailing ``...``."""
+    text = scrub(text, secrets)
+    return text if len(text) <= limit else text[: max(0, limit - 3)] + "..."
 
 
 def _as_int(value: Any) -> int | None:
@@ -267,7 +334,7 @@ def _snippet(response: requests.Response, secrets: Iterable[str]) -> str:
     text = " ".join(_TAGS.sub(" ", text).split())
     if not text:
         return "empty body"
-    return scrub(text[:200], secrets) + ("..." if len(text) > 200 else "")
+    return excerpt(text, secrets)
 
 
 def error_from_envelope(
@@ -288,8 +355,9 @@ def error_from_envelope(
         "http_status": http_status,
         "code": code,
         "error_subcode": subcode,
-        "type": str(envelope["type"]) if envelope.get("type") else None,
-        "fbtrace_id": str(envelope["fbtrace_id"]) if envelope.get("fbtrace_id") else None,
+        # Whoever wrote the envelope (a proxy, a gateway) may have put anything in it: scrub every text.
+        "type": scrub(str(envelope["type"]), secrets) if envelope.get("type") else None,
+        "fbtrace_id": scrub(str(envelope["fbtrace_id"]), secrets) if envelope.get("fbtrace_id") else None,
         "is_transient": is_transient,
         "method": method,
         "path": path,

@@ -479,11 +479,17 @@ class IssueAdCodesOperator(BaseOperator):
 
 
 def _describe_error(exc: BaseException) -> str:
-    """An error for the log and the ledger: class, Graph code/subcode/fbtrace_id, message (no secrets)."""
+    """An error for the log and the ledger: class, Graph code/subcode/fbtrace_id, message (no secrets).
+
+    At most 500 characters, scrubbed whole before the cut: a cut inside a credential would leave a piece that
+    no rule recognises (any exception may land here, not only the hook's already scrubbed ones).
+    """
+    from partnership_ads.graph.errors import excerpt
+
     parts = [type(exc).__name__]
     for attr in ("http_status", "code", "error_subcode", "fbtrace_id"):
         value = getattr(exc, attr, None)
         if value is not None:
             parts.append(f"{attr}={value}")
     message = getattr(exc, "message", None) or str(exc)
-    return f"{' '.join(parts)}: {message}"[:500]
+    return excerpt(f"{' '.join(parts)}: {message}", limit=500)

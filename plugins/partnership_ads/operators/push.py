@@ -68,7 +68,10 @@ def deliver_pending(
                     len(pending),
                 )
         except Exception as exc:
-            errors[sink.name] = f"{type(exc).__name__}: {exc}"
+            from partnership_ads.graph.errors import scrub
+
+            # A driver's or an HTTP client's error may quote a URI with its password or query string.
+            errors[sink.name] = scrub(f"{type(exc).__name__}: {exc}")
             log.error(
                 "Sink %s failed after %s/%s record(s): %s; the rest stay pending for the next try",
                 sink.name,
