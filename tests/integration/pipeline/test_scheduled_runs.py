@@ -2,7 +2,7 @@
 
 Each run here is fetch -> issue as the DAG's scheduled run does it: ``filters`` and ``recheck_pending`` come
 from ``plan_run(scheduled=True)``, so these tests exercise the same plan the scheduler's runs get (the
-topology test ``tests/topology/test_scheduled_runs.py`` drives the real scheduler end to end).
+topology test ``tests/scheduler/test_scheduler_own_runs.py`` drives the real scheduler end to end).
 """
 
 from __future__ import annotations
