@@ -1,22 +1,31 @@
 """The ledger: the durable record that makes every task of the pipeline safe to retry.
 
-One SQL database reached through common-sql's ``DbApiHook`` (connection ``partnership_ads_db``; when that
-connection does not exist, a SQLite file ``$AIRFLOW_HOME/partnership_ads.db``). It holds the content seen, one
-ad code per media and the issuance claim on it, what each brand's run decided per item, what each sink has
-received (the outbox) and per-run figures. The schema lives in versioned SQL files under
+One SQL database reached through common-sql's ``DbApiHook`` (connection ``partnership_ads_db``; only when that
+connection is truly absent and every task runs on this machine, a SQLite file
+``$AIRFLOW_HOME/partnership_ads.db``; a connection that cannot be read stops the task). It holds the content
+seen, one ad code per media and the issuance claim on it, what each brand's run decided per item, what each
+sink has received (the outbox) and per-run figures. The schema lives in versioned SQL files under
 ``include/sql/ledger/`` and is applied automatically and idempotently (table ``schema_migrations``).
 
 Exactly one code per media: before a POST the issuing task claims the media with
-``INSERT ... ON CONFLICT (content_id) DO NOTHING`` (only the claimant posts). A claim has an owner and a lease
-(``claim_expires_at``) that the claimant's heartbeat renews while it runs; a claim whose lease ran out
-(its task crashed or was killed) may be taken over by a conditional UPDATE, and the new owner looks the
-media up in discovery before it ever posts again. A live claim is never stolen.
+``INSERT ... ON CONFLICT (content_id) DO NOTHING`` (only the claimant posts). A claim has an owner, a lease
+(``claim_expires_at``) that the claimant's heartbeat renews while it runs, and a **fencing token** (``fence``)
+that grows with every new claim of the media. A claim whose lease ran out (its task crashed, was killed, or
+stalled) may be taken over by a conditional UPDATE, and the new owner looks the media up in discovery before
+it ever posts again. Recording a code, renewing, failing or releasing succeed only with the current token: a
+stale writer is refused (:class:`StaleClaimError`) and resolves its outcome by lookup, never by a second POST.
+Lease times come from the database's clock (one clock for every worker), except where a test passes a clock.
+A live claim is never stolen; a revoked code never becomes active again.
+
+Every ledger carries an identity (``pa_ledger_identity``, created with the schema): the run's first task reads
+it and every later task checks it works on the same ledger before any side effect.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -25,6 +34,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from airflow.sdk.exceptions import AirflowException
 
 from partnership_ads.conn_ids import DEFAULT_LEDGER_CONN_ID
 
@@ -66,6 +77,18 @@ HAS_CODE_STATES = (CodeState.ISSUED, CodeState.HARVESTED)
 PENDING_STATUSES = ("awaiting_creator_authorisation", "failed", "deferred", "claimed_elsewhere")
 
 
+class LedgerUnavailableError(AirflowException):
+    """The ledger cannot be used (connection unreadable or absent where no embedded ledger is allowed)."""
+
+
+class LedgerMismatchError(AirflowException):
+    """This task's ledger is not the one the run's first task used: stop before any side effect."""
+
+
+class StaleClaimError(AirflowException):
+    """A write with a claim that is no longer current (its lease ended and another attempt took it over)."""
+
+
 class ClaimKind(StrEnum):
     """What :meth:`Ledger.claim` obtained."""
 
@@ -78,12 +101,15 @@ class ClaimKind(StrEnum):
 
 @dataclass(frozen=True)
 class Claim:
-    """Outcome of a claim attempt; ``ad_code`` is set for ``HAS_CODE``, ``holder`` for ``HELD``."""
+    """Outcome of a claim attempt; ``ad_code`` is set for ``HAS_CODE``, ``holder`` and ``expires_at`` for
+    ``HELD``, ``fence`` (the fencing token every later write must present) for ``FRESH`` and ``RECOVERED``."""
 
     kind: ClaimKind
     content_id: str
     ad_code: str | None = None
     holder: str | None = None
+    fence: int = 0
+    expires_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +126,7 @@ class CodeRow:
     attempts: int
     issued_at: str | None
     revoked_at: str | None
+    fence: int = 0
 
 
 @dataclass(frozen=True)
@@ -160,34 +187,44 @@ def default_ledger_path() -> Path:
     return Path(home) / "partnership_ads.db"
 
 
-def connection_exists(conn_id: str) -> bool:
-    """Whether Airflow can resolve connection ``conn_id`` (metadata DB, secrets backend or environment)."""
-    from airflow.sdk import BaseHook
+def sql_hook_for(conn_id: str = DEFAULT_LEDGER_CONN_ID) -> DbApiHook:
+    """The SQL hook of connection ``conn_id``; the embedded SQLite file only when the connection is truly
+    absent and every task runs on this machine.
+
+    :raises LedgerUnavailableError: the connection could not be read (retryable: never a fallback), is absent
+        on a distributed executor, or is not a SQL connection.
+    """
+    from partnership_ads.connections import (
+        ConnectionUnreadableError,
+        executor,
+        resolve_connection,
+        single_machine,
+    )
 
     try:
-        BaseHook.get_connection(conn_id)
-    except Exception as exc:
-        # AirflowNotFoundException in a task and in the CLI; other lookup errors mean "not usable" too.
-        log.debug("Connection %s not found (%s)", conn_id, type(exc).__name__)
-        return False
-    return True
-
-
-def sql_hook_for(conn_id: str = DEFAULT_LEDGER_CONN_ID) -> DbApiHook:
-    """The SQL hook of connection ``conn_id``, or of the default SQLite ledger file when it is absent."""
-    if connection_exists(conn_id):
+        connection = resolve_connection(conn_id)
+    except ConnectionUnreadableError as exc:
+        raise LedgerUnavailableError(f"The ledger is unavailable: {exc}") from None
+    if connection is not None:
         from airflow.providers.common.sql.hooks.sql import DbApiHook
-        from airflow.sdk import BaseHook
 
-        hook = BaseHook.get_connection(conn_id).get_hook()
+        hook = connection.get_hook()
         if not isinstance(hook, DbApiHook):
-            raise TypeError(
+            raise LedgerUnavailableError(
                 f"Connection {conn_id!r} is not a SQL connection (its hook is {type(hook).__name__}); "
                 "use a sqlite or postgres connection"
             )
         return hook
+    if not single_machine():
+        raise LedgerUnavailableError(
+            f"The ledger's connection {conn_id!r} is not defined, and this deployment runs {executor()}: "
+            "each worker would keep a private ledger of its own. Define the connection (PostgreSQL) on every "
+            "worker. Stopping before any call."
+        )
     path = default_ledger_path()
-    log.info("Connection %s not found: using the SQLite file %s", conn_id, path)
+    log.info(
+        "Connection %s is not defined: using the embedded SQLite ledger %s (single machine)", conn_id, path
+    )
     from partnership_ads.sqlite_file import SqliteFileHook
 
     return SqliteFileHook(path)
@@ -207,9 +244,11 @@ class Ledger:
     :param sql_dir: folder of the versioned migrations (default ``include/sql/ledger``).
     """
 
-    def __init__(self, hook: DbApiHook, *, clock: Clock = utcnow, sql_dir: Path | None = None) -> None:
+    def __init__(self, hook: DbApiHook, *, clock: Clock | None = None, sql_dir: Path | None = None) -> None:
         self.hook = hook
-        self.clock = clock
+        # Leases use the database's clock unless a test passes its own (then every time is the test's).
+        self._test_clock = clock
+        self.clock: Clock = clock or utcnow
         self.sql_dir = sql_dir or Path(os.environ.get(SQL_DIR_ENV) or _DEFAULT_SQL_DIR)
         self._write_lock = threading.Lock()
         self._local = threading.local()
@@ -222,12 +261,12 @@ class Ledger:
     # --- construction -------------------------------------------------------------------------------------
 
     @classmethod
-    def from_conn_id(cls, conn_id: str = DEFAULT_LEDGER_CONN_ID, *, clock: Clock = utcnow) -> Ledger:
-        """The ledger on connection ``conn_id``; a SQLite file under AIRFLOW_HOME when it does not exist."""
+    def from_conn_id(cls, conn_id: str = DEFAULT_LEDGER_CONN_ID, *, clock: Clock | None = None) -> Ledger:
+        """The ledger on connection ``conn_id`` (:func:`sql_hook_for` says when it is the embedded file)."""
         return cls(sql_hook_for(conn_id), clock=clock)
 
     @classmethod
-    def from_sqlite_path(cls, path: str | os.PathLike[str], *, clock: Clock = utcnow) -> Ledger:
+    def from_sqlite_path(cls, path: str | os.PathLike[str], *, clock: Clock | None = None) -> Ledger:
         """The ledger in a SQLite file."""
         from partnership_ads.sqlite_file import SqliteFileHook
 
@@ -315,6 +354,19 @@ class Ledger:
     def _now(self) -> str:
         return iso(self.clock())
 
+    def _lease_end(self, seconds: float) -> tuple[str, list[Any]]:
+        """SQL for "now + ``seconds``" on the lease clock (the database's) as ISO text, and its parameters."""
+        if self._test_clock is not None:
+            return "?", [iso(self._test_clock() + timedelta(seconds=seconds))]
+        if self._is_sqlite:
+            # %f is seconds with milliseconds; three zeros make it the microsecond form iso() writes.
+            return "strftime('%Y-%m-%dT%H:%M:%f000Z', 'now', ?)", [f"{seconds:+.6f} seconds"]
+        return (
+            "to_char((clock_timestamp() AT TIME ZONE 'UTC') + make_interval(secs => ?), "
+            '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\')',
+            [float(seconds)],
+        )
+
     # --- schema ------------------------------------------------------------------------------------------
 
     def migrations(self) -> list[tuple[str, Path]]:
@@ -342,7 +394,7 @@ class Ledger:
             statements = [s.strip() for s in _split_statements(path.read_text())]
             with self._transaction() as cur:
                 for statement in statements:
-                    cur.execute(statement)
+                    self._apply(cur, statement)
                 cur.execute(
                     self._sql(
                         "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?) "
@@ -352,7 +404,48 @@ class Ledger:
                 )
             log.info("Ledger migration %s applied", path.name)
             applied.append(version)
+        self.identity()
         return applied
+
+    def _apply(self, cur: Any, statement: str) -> None:
+        """One migration statement; on SQLite, ``ADD COLUMN IF NOT EXISTS`` (PostgreSQL's) is emulated."""
+        added = _ADD_COLUMN.match(statement) if self._is_sqlite else None
+        if added is None:
+            cur.execute(statement)
+            return
+        cur.execute(f"PRAGMA table_info({added['table']})")
+        if any(row[1] == added["column"] for row in cur.fetchall()):
+            return
+        try:
+            cur.execute(_ADD_COLUMN.sub(r"ALTER TABLE \g<table> ADD COLUMN \g<column>", statement, count=1))
+        except Exception as exc:  # a concurrent migration added it first
+            if "duplicate column" not in str(exc).lower():
+                raise
+
+    def identity(self) -> str:
+        """This ledger's identity, created once per database (the first caller's wins)."""
+        import uuid
+
+        self._execute(
+            "INSERT INTO pa_ledger_identity (singleton, ledger_id, created_at) VALUES (1, ?, ?) "
+            "ON CONFLICT (singleton) DO NOTHING",
+            (uuid.uuid4().hex, self._now()),
+        )
+        return str(self._query("SELECT ledger_id FROM pa_ledger_identity WHERE singleton = 1")[0][0])
+
+    def check_identity(self, expected: str | None, *, conn_id: str = DEFAULT_LEDGER_CONN_ID) -> str:
+        """This ledger's identity, once it is ``expected`` (the run's first task's); None checks nothing.
+
+        :raises LedgerMismatchError: another ledger (a worker configured differently, an embedded file).
+        """
+        found = self.identity()
+        if expected and found != expected:
+            raise LedgerMismatchError(
+                f"Connection {conn_id!r} leads this worker to ledger {found}, but the run started on ledger "
+                f"{expected}: a worker with another ledger configuration (or a fallback file) would break "
+                "exactly-once. Stopping before any side effect; align the connection on every worker."
+            )
+        return found
 
     def applied_versions(self) -> list[str]:
         """Versions recorded in ``schema_migrations``."""
@@ -393,7 +486,7 @@ class Ledger:
         """The media's row in ``pa_ad_codes``, or None."""
         rows = self._query(
             "SELECT content_id, ad_code, state, business_id, owner_ig_user_id, claimed_by, claim_expires_at, "
-            "attempts, issued_at, revoked_at FROM pa_ad_codes WHERE content_id = ?",
+            "attempts, issued_at, revoked_at, fence FROM pa_ad_codes WHERE content_id = ?",
             (content_id,),
         )
         return CodeRow(*rows[0]) if rows else None
@@ -407,7 +500,7 @@ class Ledger:
             marks = ", ".join("?" for _ in part)
             rows = self._query(
                 "SELECT content_id, ad_code, state, business_id, owner_ig_user_id, claimed_by, "  # noqa: S608
-                "claim_expires_at, attempts, issued_at, revoked_at FROM pa_ad_codes "
+                "claim_expires_at, attempts, issued_at, revoked_at, fence FROM pa_ad_codes "
                 f"WHERE content_id IN ({marks})",
                 part,
             )
@@ -418,7 +511,7 @@ class Ledger:
         """Every row of ``pa_ad_codes`` (optionally only some states), ordered by content_id."""
         statement = (
             "SELECT content_id, ad_code, state, business_id, owner_ig_user_id, claimed_by, claim_expires_at, "
-            "attempts, issued_at, revoked_at FROM pa_ad_codes"
+            "attempts, issued_at, revoked_at, fence FROM pa_ad_codes"
         )
         params: tuple[Any, ...] = ()
         if states:
@@ -439,104 +532,154 @@ class Ledger:
 
         :returns: FRESH when this owner inserted the claim (POST allowed), RECOVERED when it took over an
             expired or failed claim (look the media up before posting), HELD when another owner's lease is
-            live, HAS_CODE when a code is already recorded, REVOKED when the code was revoked on purpose.
+            live (with its holder and lease end), HAS_CODE when a code is already recorded, REVOKED when the
+            code was revoked on purpose. FRESH and RECOVERED carry the claim's fencing token.
         """
-        now = self.clock()
-        expires = iso(now + timedelta(seconds=lease_seconds))
+        lease, lease_params = self._lease_end(lease_seconds)
+        now = self._now()
         inserted = self._execute(
-            "INSERT INTO pa_ad_codes (content_id, state, business_id, owner_ig_user_id, claimed_by, "
-            "claim_expires_at, attempts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?) "
-            "ON CONFLICT (content_id) DO NOTHING",
-            (
-                content_id,
-                CodeState.ISSUING,
-                business_id,
-                owner_ig_user_id,
-                owner,
-                expires,
-                iso(now),
-                iso(now),
-            ),
+            "INSERT INTO pa_ad_codes (content_id, state, business_id, owner_ig_user_id, claimed_by, "  # noqa: S608
+            "claim_expires_at, attempts, fence, created_at, updated_at) "
+            f"VALUES (?, ?, ?, ?, ?, {lease}, 1, 1, ?, ?) ON CONFLICT (content_id) DO NOTHING",
+            (content_id, CodeState.ISSUING, business_id, owner_ig_user_id, owner, *lease_params, now, now),
         )
         if inserted == 1:
-            return Claim(ClaimKind.FRESH, content_id)
-        row = self.code(content_id)
-        if row is None:  # deleted between the two statements: nothing else deletes rows, so treat as held
-            return Claim(ClaimKind.HELD, content_id, holder="unknown")
-        if row.state in HAS_CODE_STATES and row.ad_code:
-            return Claim(ClaimKind.HAS_CODE, content_id, ad_code=row.ad_code)
-        if row.state == CodeState.REVOKED:
+            return Claim(ClaimKind.FRESH, content_id, fence=1)
+        clock, clock_params = self._lease_end(0)
+        rows = self._query(
+            "SELECT ad_code, state, claimed_by, claim_expires_at, fence, "  # noqa: S608 - fixed SQL
+            f"CASE WHEN claim_expires_at > {clock} THEN 1 ELSE 0 END FROM pa_ad_codes WHERE content_id = ?",
+            (*clock_params, content_id),
+        )
+        if not rows:  # deleted between the two statements (a released claim): treat as held, try next time
+            return Claim(ClaimKind.HELD, content_id, holder="a concurrent attempt")
+        ad_code, state, holder, expires_at, fence, live = rows[0]
+        if state in HAS_CODE_STATES and ad_code:
+            return Claim(ClaimKind.HAS_CODE, content_id, ad_code=ad_code)
+        if state == CodeState.REVOKED:
             return Claim(ClaimKind.REVOKED, content_id)
-        lease_live = row.claim_expires_at is not None and row.claim_expires_at > iso(now)
-        if row.state == CodeState.ISSUING and lease_live:
-            return Claim(ClaimKind.HELD, content_id, holder=row.claimed_by)
-        # Take over only the exact claim we read: a concurrent taker changes claimed_by or the lease first.
+        if state == CodeState.ISSUING and int(live or 0):
+            return Claim(ClaimKind.HELD, content_id, holder=holder, expires_at=expires_at)
+        # Take over only the exact claim we read (its fence): a concurrent taker bumps the fence first. The
+        # lease is compared again on the database's clock in the same statement.
+        lease, lease_params = self._lease_end(lease_seconds)
+        clock, clock_params = self._lease_end(0)
         taken = self._execute(
-            "UPDATE pa_ad_codes SET state = ?, claimed_by = ?, claim_expires_at = ?, attempts = attempts + "
-            "1, "
-            "owner_ig_user_id = COALESCE(?, owner_ig_user_id), updated_at = ? "
-            "WHERE content_id = ? AND state = ? AND COALESCE(claimed_by, '') = ? "
-            "AND COALESCE(claim_expires_at, '') = ?",
+            f"UPDATE pa_ad_codes SET state = ?, claimed_by = ?, claim_expires_at = {lease}, "  # noqa: S608
+            "attempts = attempts + 1, fence = fence + 1, owner_ig_user_id = COALESCE(?, owner_ig_user_id), "
+            "updated_at = ? WHERE content_id = ? AND state = ? AND fence = ? "
+            f"AND (state <> 'issuing' OR claim_expires_at IS NULL OR claim_expires_at <= {clock})",
             (
                 CodeState.ISSUING,
                 owner,
-                expires,
+                *lease_params,
                 owner_ig_user_id,
-                iso(now),
+                now,
                 content_id,
-                row.state,
-                row.claimed_by or "",
-                row.claim_expires_at or "",
+                state,
+                int(fence or 0),
+                *clock_params,
             ),
         )
         if taken == 1:
-            return Claim(ClaimKind.RECOVERED, content_id)
+            log.info(
+                "Ledger: claim on %s taken over by %s (fence %s)", content_id, owner, int(fence or 0) + 1
+            )
+            return Claim(ClaimKind.RECOVERED, content_id, fence=int(fence or 0) + 1)
         return Claim(ClaimKind.HELD, content_id, holder="a concurrent attempt")
 
     def heartbeat(self, owner: str, *, lease_seconds: float) -> int:
-        """Extend the lease of every claim ``owner`` still holds; returns how many were extended."""
+        """Extend the lease of every claim ``owner`` still holds; returns how many were extended.
+
+        A claim another attempt took over names that attempt in ``claimed_by``, so it is not renewed.
+        """
+        lease, lease_params = self._lease_end(lease_seconds)
         return self._execute(
-            "UPDATE pa_ad_codes SET claim_expires_at = ? WHERE claimed_by = ? AND state = ?",
-            (iso(self.clock() + timedelta(seconds=lease_seconds)), owner, CodeState.ISSUING),
+            f"UPDATE pa_ad_codes SET claim_expires_at = {lease} WHERE claimed_by = ? AND state = ?",  # noqa: S608
+            (*lease_params, owner, CodeState.ISSUING),
         )
 
     def record_code(
-        self, content_id: str, ad_code: str, *, owner: str | None, state: CodeState = CodeState.ISSUED
+        self,
+        content_id: str,
+        ad_code: str,
+        *,
+        owner: str,
+        fence: int,
+        state: CodeState = CodeState.ISSUED,
     ) -> None:
-        """Write a code the moment it is obtained (issued, or adopted from discovery), ending the claim."""
+        """Write a code the moment it is obtained (issued, or adopted from discovery), ending the claim.
+
+        :raises StaleClaimError: ``owner`` no longer holds the claim with token ``fence`` (its lease ended and
+            another attempt took it over, or the media was revoked): nothing is written.
+        """
         now = self._now()
-        self._execute(
-            "INSERT INTO pa_ad_codes (content_id, ad_code, state, claimed_by, attempts, issued_at, "
-            "created_at, "
-            "updated_at) VALUES (?, ?, ?, NULL, 0, ?, ?, ?) ON CONFLICT (content_id) DO UPDATE SET "
-            "ad_code = excluded.ad_code, state = excluded.state, claimed_by = NULL, claim_expires_at = NULL, "
-            "last_error = NULL, revoked_at = NULL, issued_at = excluded.issued_at, updated_at = "
-            "excluded.updated_at",
-            (content_id, ad_code, state, now, now, now),
+        written = self._execute(
+            "UPDATE pa_ad_codes SET ad_code = ?, state = ?, claimed_by = NULL, claim_expires_at = NULL, "
+            "last_error = NULL, revoked_at = NULL, issued_at = ?, updated_at = ? "
+            "WHERE content_id = ? AND claimed_by = ? AND fence = ? AND state = ?",
+            (ad_code, state, now, now, content_id, owner, fence, CodeState.ISSUING),
         )
-        log.debug("Ledger: %s %s by %s", state, content_id, owner)
+        if written != 1:
+            log.error(
+                "Ledger: %s refused to record %s for %s: the claim (fence %s) is no longer its own",
+                "stale writer",
+                state,
+                content_id,
+                fence,
+            )
+            raise StaleClaimError(
+                f"the claim on media {content_id} (fence {fence}) is no longer held by this attempt: its "
+                "lease ended and another attempt took it over, or the code was revoked; nothing was recorded"
+            )
+        log.debug("Ledger: %s %s by %s (fence %s)", state, content_id, owner, fence)
 
     def harvest(
         self, content_id: str, ad_code: str, *, business_id: str, owner_ig_user_id: str | None
-    ) -> bool:
-        """Record a code discovery already shows; returns True when the ledger did not hold this code yet.
+    ) -> str:
+        """Record a code discovery (or a lookup) shows, without a claim.
 
-        A different code replaces the recorded one (Meta shows one valid code per media: the newer wins).
+        A different code replaces the recorded one (Meta shows one valid code per media: the newer wins), but
+        never a revoked one (revocation is final for the pipeline) and never under another attempt's live
+        claim (its own write settles the media).
+
+        :returns: ``harvested`` (written), ``already_in_ledger`` (the same code was recorded), ``revoked`` or
+            ``claimed_elsewhere`` (nothing written).
         """
-        row = self.code(content_id)
-        if row is not None and row.ad_code == ad_code and row.state in HAS_CODE_STATES:
-            return False
         now = self._now()
-        self._execute(
-            "INSERT INTO pa_ad_codes (content_id, ad_code, state, business_id, owner_ig_user_id, attempts, "
-            "issued_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT (content_id) "
-            "DO UPDATE SET ad_code = excluded.ad_code, state = excluded.state, claimed_by = NULL, "
-            "claim_expires_at = NULL, last_error = NULL, revoked_at = NULL, updated_at = "
-            "excluded.updated_at, "
-            "issued_at = COALESCE(pa_ad_codes.issued_at, excluded.issued_at)",
-            (content_id, ad_code, CodeState.HARVESTED, business_id, owner_ig_user_id, now, now, now),
+        clock, clock_params = self._lease_end(0)
+        written = self._execute(
+            "INSERT INTO pa_ad_codes (content_id, ad_code, state, business_id, owner_ig_user_id, attempts, "  # noqa: S608
+            "fence, issued_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?, ?) "
+            "ON CONFLICT (content_id) DO UPDATE SET ad_code = excluded.ad_code, state = excluded.state, "
+            "claimed_by = NULL, claim_expires_at = NULL, last_error = NULL, fence = pa_ad_codes.fence + 1, "
+            "updated_at = excluded.updated_at, "
+            "issued_at = COALESCE(pa_ad_codes.issued_at, excluded.issued_at) "
+            "WHERE pa_ad_codes.state <> 'revoked' "
+            "AND NOT (pa_ad_codes.state IN ('issued', 'harvested') "
+            "AND pa_ad_codes.ad_code = excluded.ad_code) "
+            "AND NOT (pa_ad_codes.state = 'issuing' AND pa_ad_codes.claim_expires_at IS NOT NULL "
+            f"AND pa_ad_codes.claim_expires_at > {clock})",
+            (
+                content_id,
+                ad_code,
+                CodeState.HARVESTED,
+                business_id,
+                owner_ig_user_id,
+                now,
+                now,
+                now,
+                *clock_params,
+            ),
         )
-        return True
+        if written == 1:
+            return "harvested"
+        row = self.code(content_id)
+        if row is not None and row.state == CodeState.REVOKED:
+            return "revoked"
+        if row is not None and row.state in HAS_CODE_STATES and row.ad_code == ad_code:
+            return "already_in_ledger"
+        return "claimed_elsewhere"
 
     def record_throttle(self, conn_id: str, *, wait_seconds: float) -> None:
         """Record that Meta throttled connection ``conn_id`` for ``wait_seconds`` from now (later end wins).
@@ -561,36 +704,71 @@ class Ledger:
         until = datetime.strptime(rows[0][0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
         return max(0.0, (until - self.clock()).total_seconds())
 
-    def record_failure(self, content_id: str, *, owner: str, error: str) -> None:
-        """End ``owner``'s claim as failed (a later attempt recovers it: lookup first, then POST)."""
-        self._execute(
-            "UPDATE pa_ad_codes SET state = ?, claimed_by = NULL, claim_expires_at = NULL, last_error = ?, "
-            "updated_at = ? WHERE content_id = ? AND claimed_by = ? AND state = ?",
-            (CodeState.FAILED, error[:500], self._now(), content_id, owner, CodeState.ISSUING),
-        )
+    def record_failure(self, content_id: str, *, owner: str, fence: int, error: str) -> bool:
+        """End ``owner``'s claim as failed (a later attempt recovers it: lookup first, then POST).
 
-    def release_claim(self, content_id: str, *, owner: str) -> None:
+        :returns: False (and nothing written) when the claim is no longer this owner's.
+        """
+        from partnership_ads.graph.errors import excerpt
+
+        written = self._execute(
+            "UPDATE pa_ad_codes SET state = ?, claimed_by = NULL, claim_expires_at = NULL, last_error = ?, "
+            "updated_at = ? WHERE content_id = ? AND claimed_by = ? AND fence = ? AND state = ?",
+            (
+                CodeState.FAILED,
+                excerpt(error, limit=500),
+                self._now(),
+                content_id,
+                owner,
+                fence,
+                CodeState.ISSUING,
+            ),
+        )
+        return written == 1
+
+    def release_claim(self, content_id: str, *, owner: str, fence: int) -> None:
         """Give a claim back untouched (nothing was posted): the row is removed if it never held a code."""
         self._execute(
-            "DELETE FROM pa_ad_codes WHERE content_id = ? AND claimed_by = ? AND state = ? AND ad_code IS "
-            "NULL "
-            "AND attempts <= 1",
-            (content_id, owner, CodeState.ISSUING),
+            "DELETE FROM pa_ad_codes WHERE content_id = ? AND claimed_by = ? AND fence = ? AND state = ? "
+            "AND ad_code IS NULL AND attempts <= 1",
+            (content_id, owner, fence, CodeState.ISSUING),
         )
         self._execute(
             "UPDATE pa_ad_codes SET state = ?, claimed_by = NULL, claim_expires_at = NULL, updated_at = ? "
-            "WHERE content_id = ? AND claimed_by = ? AND state = ?",
-            (CodeState.FAILED, self._now(), content_id, owner, CodeState.ISSUING),
+            "WHERE content_id = ? AND claimed_by = ? AND fence = ? AND state = ?",
+            (CodeState.FAILED, self._now(), content_id, owner, fence, CodeState.ISSUING),
         )
 
+    def claim_holders(self, content_ids: Sequence[str]) -> dict[str, tuple[str | None, float]]:
+        """For media still claimed (``issuing``): holder and seconds until the lease ends (<= 0: ended),
+        on the lease clock."""
+        found: dict[str, tuple[str | None, float]] = {}
+        ids = list(dict.fromkeys(content_ids))
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ", ".join("?" for _ in part)
+            clock, clock_params = self._lease_end(0)
+            rows = self._query(
+                f"SELECT content_id, claimed_by, claim_expires_at, {clock} FROM pa_ad_codes "  # noqa: S608
+                f"WHERE state = 'issuing' AND content_id IN ({marks})",
+                (*clock_params, *part),
+            )
+            for content_id, holder, expires, now in rows:
+                left = (_parse_iso(expires) - _parse_iso(now)).total_seconds() if expires else 0.0
+                found[content_id] = (holder, left)
+        return found
+
     def mark_revoked(self, content_id: str) -> bool:
-        """Mark a media's code revoked; returns False when the ledger holds no code for it."""
+        """Mark a media's code revoked; returns False when the ledger holds no code for it.
+
+        The fence moves on, so an attempt still holding an old claim can never record over the revocation.
+        """
         now = self._now()
         return (
             self._execute(
-                "UPDATE pa_ad_codes SET state = ?, revoked_at = ?, claimed_by = NULL, claim_expires_at = "
-                "NULL, "
-                "updated_at = ? WHERE content_id = ? AND ad_code IS NOT NULL",
+                "UPDATE pa_ad_codes SET state = ?, revoked_at = ?, claimed_by = NULL, "
+                "claim_expires_at = NULL, fence = fence + 1, updated_at = ? "
+                "WHERE content_id = ? AND ad_code IS NOT NULL",
                 (CodeState.REVOKED, now, now, content_id),
             )
             == 1
@@ -770,6 +948,15 @@ class Ledger:
         ):
             out.setdefault(business_id, {})[figure] = int(value)
         return out
+
+
+_ADD_COLUMN = re.compile(
+    r"^ALTER TABLE (?P<table>\w+) ADD COLUMN IF NOT EXISTS (?P<column>\w+)", re.IGNORECASE
+)
+
+
+def _parse_iso(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 def _split_statements(text: str) -> Iterator[str]:

@@ -60,6 +60,8 @@ LISTED_OUTCOMES = (
     "eligibility_lost",
 )
 _DECISION_BATCH = 200  # per-brand decisions written per ledger transaction
+_CLAIM_ROUNDS = 5  # claims again of items another attempt held, within one try (each after the claims end)
+_MAX_CLAIM_DEFERRALS = 3  # waits handed to the triggerer per try before the try fails naming the items
 
 
 @dataclass
@@ -70,6 +72,7 @@ class _Result:
     retryable: bool = False
     ad_code: str | None = None
     wait_seconds: float | None = None  # a throttle's told wait, when that is why it failed
+    row: dict[str, Any] | None = None  # the snapshot row, for an item to try again (claimed elsewhere)
 
 
 class IssueAdCodesOperator(BaseOperator):
@@ -123,6 +126,8 @@ class IssueAdCodesOperator(BaseOperator):
         max_codes: int | None = None,
         max_concurrency: int = 8,
         claim_lease_seconds: float = 120.0,
+        max_claim_wait_seconds: float = 30.0,
+        ledger_id: str | None = None,
         creator_conn_prefix: str = CREATOR_CONN_PREFIX,
         **kwargs: Any,
     ) -> None:
@@ -139,6 +144,9 @@ class IssueAdCodesOperator(BaseOperator):
         self.max_codes = max_codes
         self.max_concurrency = max_concurrency
         self.claim_lease_seconds = claim_lease_seconds
+        self.max_claim_wait_seconds = max_claim_wait_seconds
+        self.ledger_id = ledger_id
+        self._deferrals = 0
         self.creator_conn_prefix = creator_conn_prefix
 
     # --- helpers -------------------------------------------------------------------------------------------
@@ -187,8 +195,9 @@ class IssueAdCodesOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         """Issue and harvest; returns the brand's counts by outcome and the listed items."""
         # Imported here, not at module level: the DAG file imports this module at parse time.
+        from partnership_ads.connections import connection_exists
         from partnership_ads.hooks import DiscoveryScope, PartnershipAdsHook
-        from partnership_ads.ledger import Ledger, connection_exists
+        from partnership_ads.ledger import Ledger
 
         business_id = str(self.business_id)
         run_id = context["run_id"]
@@ -199,6 +208,7 @@ class IssueAdCodesOperator(BaseOperator):
         )
         ledger = Ledger.from_conn_id(self.ledger_conn_id)
         ledger.migrate()
+        ledger_id = ledger.check_identity(self.ledger_id, conn_id=self.ledger_conn_id)
         selected, lost = self._select(ledger, business_id)
         self.log.info(
             "Business %s: %s Instagram items are AD_READY for the brand (snapshot %s)%s",
@@ -271,7 +281,95 @@ class IssueAdCodesOperator(BaseOperator):
                 results.append(_Result(str(row["content_id"]), outcome))
         elif candidates:
             results.extend(self._issue_all(candidates, ledger, scope, hook_for, owner=owner, run_id=run_id))
-        return self._finish(results, business_id)
+        if not self.dry_run:
+            conn_of = {str(row["content_id"]): conn_id for row, conn_id in candidates}
+            results = self._wait_out_claims(
+                results, ledger, scope, hook_for, conn_of, business_id=business_id, owner=owner, run_id=run_id
+            )
+        return {**self._finish(results, business_id), "ledger_id": ledger_id}
+
+    def resume_after_claims(self, context: Context, event: Any = None, deferrals: int = 1) -> dict[str, Any]:
+        """Back from waiting for other attempts' claims to end (see :meth:`_wait_out_claims`): run again."""
+        self._deferrals = deferrals
+        return self.execute(context)
+
+    def _wait_out_claims(
+        self,
+        results: list[_Result],
+        ledger: Ledger,
+        scope: DiscoveryScope,
+        hook_for: Callable[[str], PartnershipAdsHook],
+        conn_of: dict[str, str],
+        *,
+        business_id: str,
+        owner: str,
+        run_id: str,
+    ) -> list[_Result]:
+        """Never succeed while another attempt's claim blocks an item this run should issue.
+
+        Waits until those claims end (released, recorded, or their lease over), in this process when that
+        is at most ``max_claim_wait_seconds`` away, else deferred to the triggerer (no worker slot held);
+        then claims the items again: a lease that ended is taken over and looked up before any POST.
+        :raises AirflowException: (retryable) naming the items still held after the waits.
+        """
+        for _round in range(_CLAIM_ROUNDS):
+            held = [r for r in results if r.outcome == "claimed_elsewhere" and r.row is not None]
+            if not held:
+                return results
+            holders = ledger.claim_holders([r.content_id for r in held])
+            wait = max((left for _holder, left in holders.values()), default=0.0)
+            if wait > self.max_claim_wait_seconds:
+                if self._deferrals >= _MAX_CLAIM_DEFERRALS:
+                    break
+                self._defer_for_claims(wait, held)
+            self.log.info(
+                "%s item(s) are claimed by another attempt; waiting %.1fs for the claims to end, then "
+                "claiming them again (a lease that ended is looked up before any POST)",
+                len(held),
+                max(wait, 0.0),
+            )
+            if wait > 0:
+                time.sleep(wait + 0.1)
+            retried = {r.content_id for r in held}
+            again: list[_Result] = []
+            to_issue = []
+            for result in held:
+                row = result.row or {}
+                if row.get("ad_code"):
+                    again.append(self._harvest(ledger, row, business_id, ledger.code(result.content_id)))
+                else:
+                    to_issue.append((row, conn_of[result.content_id]))
+            if to_issue:
+                again.extend(self._issue_all(to_issue, ledger, scope, hook_for, owner=owner, run_id=run_id))
+            results = [r for r in results if r.content_id not in retried] + again
+        held = [r for r in results if r.outcome == "claimed_elsewhere"]
+        if not held:
+            return results
+        named = ", ".join(f"{r.content_id} ({r.detail})" for r in held[:20])
+        raise AirflowException(
+            f"{len(held)} AD_READY item(s) of business {business_id} are still claimed by another attempt "
+            f"that keeps its lease alive: {named}. Nothing was posted for them; the retry claims them again "
+            "(a lease that ended is looked up before any POST)."
+        )
+
+    def _defer_for_claims(self, wait: float, held: list[_Result]) -> None:
+        """Hand the wait to the triggerer: the task resumes in :meth:`resume_after_claims`."""
+        import datetime as dt
+
+        from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
+
+        self.log.info(
+            "%s item(s) are claimed by another attempt for %.0fs more (a killed try's lease?, first: %s); "
+            "deferring until the claims end instead of holding a worker slot",
+            len(held),
+            wait,
+            held[0].content_id,
+        )
+        self.defer(
+            trigger=TimeDeltaTrigger(dt.timedelta(seconds=wait + 1)),
+            method_name="resume_after_claims",
+            kwargs={"deferrals": self._deferrals + 1},
+        )
 
     def _harvest(
         self, ledger: Ledger, row: dict[str, Any], business_id: str, code_row: CodeRow | None
@@ -286,10 +384,14 @@ class IssueAdCodesOperator(BaseOperator):
         if in_ledger or self.dry_run:
             outcome = "already_in_ledger" if in_ledger else "harvested"
             return _Result(content_id, outcome, ad_code=row["ad_code"])
-        new = ledger.harvest(
+        outcome = ledger.harvest(
             content_id, row["ad_code"], business_id=business_id, owner_ig_user_id=row["author_ig_user_id"]
         )
-        return _Result(content_id, "harvested" if new else "already_in_ledger", ad_code=row["ad_code"])
+        if outcome == "revoked":
+            return _Result(content_id, "revoked", "revoked on purpose; the code discovery shows is not used")
+        if outcome == "claimed_elsewhere":
+            return _Result(content_id, outcome, "another attempt holds the media", row=row)
+        return _Result(content_id, outcome, ad_code=row["ad_code"])
 
     def _issue_all(
         self,
@@ -302,7 +404,7 @@ class IssueAdCodesOperator(BaseOperator):
         run_id: str,
     ) -> list[_Result]:
         from partnership_ads.graph.errors import GraphThrottleError
-        from partnership_ads.ledger import HAS_CODE_STATES, ClaimKind, CodeState
+        from partnership_ads.ledger import HAS_CODE_STATES, ClaimKind, CodeState, StaleClaimError
 
         business_id = str(self.business_id)
         posts = 0
@@ -355,7 +457,7 @@ class IssueAdCodesOperator(BaseOperator):
             if claim.kind == ClaimKind.REVOKED:
                 return _Result(content_id, "revoked", "revoked on purpose; not re-issued")
             if claim.kind == ClaimKind.HELD:
-                return _Result(content_id, "claimed_elsewhere", f"claimed by {claim.holder}")
+                return _Result(content_id, "claimed_elsewhere", f"claimed by {claim.holder}", row=row)
             try:
                 if claim.kind == ClaimKind.RECOVERED:
                     # A crashed attempt may have obtained a code it never recorded: look before posting.
@@ -363,12 +465,14 @@ class IssueAdCodesOperator(BaseOperator):
                     if found:
                         if reserved:
                             unreserve_post()
-                        ledger.record_code(content_id, found, owner=owner, state=CodeState.HARVESTED)
+                        ledger.record_code(
+                            content_id, found, owner=owner, fence=claim.fence, state=CodeState.HARVESTED
+                        )
                         return _Result(
                             content_id, "harvested", "adopted after an unfinished claim", ad_code=found
                         )
                 if not reserved:
-                    ledger.release_claim(content_id, owner=owner)
+                    ledger.release_claim(content_id, owner=owner, fence=claim.fence)
                     return _Result(content_id, "deferred", f"over max_codes={self.max_codes}")
                 hook = hook_for(conn_id)
                 # A throttle another task or try was told about: do not call before it is over.
@@ -384,11 +488,17 @@ class IssueAdCodesOperator(BaseOperator):
                 if blocked > 0:
                     time.sleep(blocked)
                 ad_code = hook.create_partnership_ad_code(content_id, discovery=scope)
-                ledger.record_code(content_id, ad_code, owner=owner, state=CodeState.ISSUED)
+                ledger.record_code(
+                    content_id, ad_code, owner=owner, fence=claim.fence, state=CodeState.ISSUED
+                )
                 return _Result(content_id, "issued", ad_code=ad_code)
+            except StaleClaimError:
+                # This attempt's lease ended while it worked and another attempt took the media over: its
+                # write was refused. Settle by lookup once nobody holds the media: never a second POST.
+                return self._settle_stale(content_id, row, ledger, scope, business_id)
             except Exception as exc:
                 detail = _describe_error(exc)
-                ledger.record_failure(content_id, owner=owner, error=detail)
+                ledger.record_failure(content_id, owner=owner, fence=claim.fence, error=detail)
                 wait = getattr(exc, "wait_seconds", None)
                 if isinstance(exc, GraphThrottleError) and wait:
                     ledger.record_throttle(conn_id, wait_seconds=float(wait))
@@ -431,6 +541,48 @@ class IssueAdCodesOperator(BaseOperator):
             stop.set()
             beat.join(timeout=5)
         return results
+
+    def _settle_stale(
+        self,
+        content_id: str,
+        row: dict[str, Any],
+        ledger: Ledger,
+        scope: DiscoveryScope,
+        business_id: str,
+    ) -> _Result:
+        """The outcome of a media whose claim this attempt lost mid-work, by lookup once nobody holds it."""
+        deadline = time.monotonic() + self.claim_lease_seconds * 2
+        while ledger.claim_holders([content_id]) and time.monotonic() < deadline:
+            time.sleep(min(1.0, self.claim_lease_seconds / 4))
+        if ledger.claim_holders([content_id]):
+            return _Result(
+                content_id,
+                "failed",
+                "this attempt's claim was taken over mid-POST and the new holder has not finished; the next "
+                "try settles it by lookup",
+                retryable=True,
+            )
+        current = scope.find_ad_code(content_id)
+        if not current:
+            return _Result(
+                content_id,
+                "failed",
+                "this attempt's claim was taken over mid-POST and discovery shows no code; the next try "
+                "looks it up again before any POST",
+                retryable=True,
+            )
+        outcome = ledger.harvest(
+            content_id, current, business_id=business_id, owner_ig_user_id=row["author_ig_user_id"]
+        )
+        self.log.warning(
+            "Media %s: this attempt's claim was taken over while its POST was in flight; settled by lookup "
+            "(%s)",
+            content_id,
+            outcome,
+        )
+        if outcome == "revoked":
+            return _Result(content_id, "revoked", "revoked on purpose; not re-issued")
+        return _Result(content_id, outcome, "settled by lookup after a lost claim", ad_code=current)
 
     def _finish(self, results: list[_Result], business_id: str) -> dict[str, Any]:
         from partnership_ads.summary import format_table
