@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from tests.unit.pipeline.conftest import FakeClock
 
 BRAND = "111"
+SQL = "partnership_ads_db:partnership_ad_codes"
+WEBHOOK = "partnership_ads_webhook"
 
 
 def _seen(ledger: Ledger, *content_ids: str, business_id: str = BRAND) -> None:
@@ -118,31 +120,31 @@ def test_pending_deliveries_lists_each_code_until_the_sink_has_it(ledger: Ledger
     _seen(ledger, "1", "2")
     ledger.record_code("1", "C1", owner=None)
     ledger.record_code("2", "C2", owner=None)
-    pending = ledger.pending_deliveries(BRAND, "sql")
+    pending = ledger.pending_deliveries(BRAND, "sql", destination=SQL)
     assert [(r.content_id, r.ad_code, r.state) for r in pending] == [
         ("1", "C1", "active"),
         ("2", "C2", "active"),
     ]
-    ledger.mark_delivered("sql", pending[:1])
-    assert [r.content_id for r in ledger.pending_deliveries(BRAND, "sql")] == ["2"]
-    assert len(ledger.pending_deliveries(BRAND, "webhook")) == 2
+    ledger.mark_delivered("sql", pending[:1], destination=SQL)
+    assert [r.content_id for r in ledger.pending_deliveries(BRAND, "sql", destination=SQL)] == ["2"]
+    assert len(ledger.pending_deliveries(BRAND, "webhook", destination=WEBHOOK)) == 2
 
 
 def test_a_new_code_for_a_delivered_media_is_pending_again(ledger: Ledger) -> None:
     _seen(ledger, "1")
     ledger.record_code("1", "C1", owner=None)
-    ledger.mark_delivered("sql", ledger.pending_deliveries(BRAND, "sql"))
+    ledger.mark_delivered("sql", ledger.pending_deliveries(BRAND, "sql", destination=SQL), destination=SQL)
     ledger.harvest("1", "C2", business_id=BRAND, owner_ig_user_id="9")
-    assert [r.ad_code for r in ledger.pending_deliveries(BRAND, "sql")] == ["C2"]
+    assert [r.ad_code for r in ledger.pending_deliveries(BRAND, "sql", destination=SQL)] == ["C2"]
 
 
 def test_revocation_is_pending_only_for_sinks_that_had_the_code(ledger: Ledger) -> None:
     _seen(ledger, "1")
     ledger.record_code("1", "C1", owner=None)
-    ledger.mark_delivered("sql", ledger.pending_deliveries(BRAND, "sql"))
+    ledger.mark_delivered("sql", ledger.pending_deliveries(BRAND, "sql", destination=SQL), destination=SQL)
     ledger.mark_revoked("1")
-    assert [r.state for r in ledger.pending_deliveries(BRAND, "sql")] == ["revoked"]
-    assert ledger.pending_deliveries(BRAND, "webhook") == []
+    assert [r.state for r in ledger.pending_deliveries(BRAND, "sql", destination=SQL)] == ["revoked"]
+    assert ledger.pending_deliveries(BRAND, "webhook", destination=WEBHOOK) == []
 
 
 def test_run_figures_are_replaced_on_rerun_of_the_summary(ledger: Ledger) -> None:

@@ -16,44 +16,66 @@ def _no_variable(_key: str) -> None:
     return None
 
 
+def _graph_connections(conn_id: str) -> str | None:
+    """A deployment whose every connection is a meta_graph one (scope rules are tested below)."""
+    return "meta_graph"
+
+
 def test_trigger_params_name_the_brand() -> None:
-    brands, source = resolve_brands(BRAND, get_variable=_no_variable, environ={})
+    brands, source = resolve_brands(
+        BRAND, get_variable=_no_variable, environ={}, get_connection_type=_graph_connections
+    )
     assert source == "params"
     assert brands == [{**BRAND, "meta_conn_id": "meta_graph_default"}]
 
 
 def test_variable_brand_list_is_used_when_the_trigger_names_none() -> None:
     listed = [BRAND, {"business_id": "444", "ig_user_id": "555", "meta_conn_id": "meta_graph_b"}]
-    brands, source = resolve_brands({}, get_variable=lambda _k: json.dumps(listed), environ={})
+    brands, source = resolve_brands(
+        {}, get_variable=lambda _k: json.dumps(listed), environ={}, get_connection_type=_graph_connections
+    )
     assert source == "variable"
     assert [b["business_id"] for b in brands] == ["111", "444"]
 
 
 def test_environment_brand_list_is_the_last_fallback() -> None:
     brands, source = resolve_brands(
-        {}, get_variable=_no_variable, environ={"PARTNERSHIP_ADS_BRANDS": json.dumps([BRAND])}
+        {},
+        get_variable=_no_variable,
+        environ={"PARTNERSHIP_ADS_BRANDS": json.dumps([BRAND])},
+        get_connection_type=_graph_connections,
     )
     assert (source, brands[0]["business_id"]) == ("environment", "111")
 
 
 def test_no_brand_anywhere_fails_with_what_to_configure() -> None:
     with pytest.raises(ValueError, match="partnership_ads_brands"):
-        resolve_brands({}, get_variable=_no_variable, environ={})
+        resolve_brands({}, get_variable=_no_variable, environ={}, get_connection_type=_graph_connections)
 
 
 def test_brand_without_account_ids_is_rejected_naming_the_parameter() -> None:
     with pytest.raises(ValueError, match="fb_page_id / ig_user_id"):
-        resolve_brands({"business_id": "111"}, get_variable=_no_variable, environ={})
+        resolve_brands(
+            {"business_id": "111"},
+            get_variable=_no_variable,
+            environ={},
+            get_connection_type=_graph_connections,
+        )
 
 
 def test_duplicate_business_in_the_brand_list_is_rejected() -> None:
     with pytest.raises(ValueError, match="listed twice"):
-        resolve_brands({}, get_variable=lambda _k: json.dumps([BRAND, BRAND]), environ={})
+        resolve_brands(
+            {},
+            get_variable=lambda _k: json.dumps([BRAND, BRAND]),
+            environ={},
+            get_connection_type=_graph_connections,
+        )
 
 
 def test_invalid_json_in_the_variable_is_reported_as_such() -> None:
     with pytest.raises(ValueError, match="not valid JSON"):
-        resolve_brands({}, get_variable=lambda _k: "[{", environ={})
+        resolve_brands({}, get_variable=lambda _k: "[{", environ={}, get_connection_type=_graph_connections)
 
 
 @pytest.mark.parametrize(
@@ -95,6 +117,7 @@ def test_only_a_scheduled_run_without_start_date_searches_its_data_interval(
         data_interval_end=start + dt.timedelta(days=1),
         get_variable=_no_variable,
         environ={},
+        get_connection_type=_graph_connections,
     )
     expected = {"ad_eligibilities": ["AD_READY"]}
     if window:
@@ -113,5 +136,6 @@ def test_a_scheduled_run_keeps_the_start_date_it_was_given() -> None:
         data_interval_end=start + dt.timedelta(days=1),
         get_variable=_no_variable,
         environ={},
+        get_connection_type=_graph_connections,
     )
     assert brands[0]["filters"] == given
