@@ -329,6 +329,8 @@ def resolve_output_uri(value: Any, *, root: str | None, schemes: Collection[str]
     size = _too_long(value, MAX_LENGTHS["output_uri"])
     if size is not None:
         raise ValueError(f"output_uri: at most {MAX_LENGTHS['output_uri']} characters, got {size}")
+    if _CONTROL.search(value):
+        raise ValueError("output_uri: contains a NUL or another control character")
     if not value.strip():
         raise ValueError("output_uri: empty; leave it unset to use the deployment's output folder")
     if root is None:
