@@ -483,6 +483,9 @@ def brand_list(
     return None
 
 
+_LIST_SOURCES = {"variable": f"Variable {BRANDS_VARIABLE}", "environment": f"env {BRANDS_ENV}"}
+
+
 def _listed_brand(business_id: Any, brands: Sequence[Mapping[str, Any]], source: str) -> Mapping[str, Any]:
     wanted = validate_business_id(business_id)
     for brand in brands:
@@ -520,13 +523,14 @@ def resolve_brands(
     listed = brand_list(get_variable=get_variable, environ=environ)
     if listed is not None:
         brands, source = listed
+        where = _LIST_SOURCES[source]
         if _given(params.get("business_id")):
-            brand = _listed_brand(params["business_id"], brands, source)
+            brand = _listed_brand(params["business_id"], brands, where)
             for key in ("fb_page_id", "ig_user_id", "meta_conn_id"):
                 given = params.get(key)
                 if _given(given) and str(given).strip() != (brand[key] or ""):
                     raise ValueError(
-                        f"{key}: {str(given)!r} is not what the brand list ({source}) gives business "
+                        f"{key}: {str(given)!r} is not what the brand list ({where}) gives business "
                         f"{brand['business_id']} ({brand[key]!r}); a run always uses the listed brand's "
                         f"{key}. Leave it empty"
                     )
@@ -537,7 +541,7 @@ def resolve_brands(
             )
         if _given(form_conn) and any(b["meta_conn_id"] != form_conn for b in brands):
             raise ValueError(
-                f"meta_conn_id: a run over the brand list ({source}) uses each brand's listed connection; "
+                f"meta_conn_id: a run over the brand list ({where}) uses each brand's listed connection; "
                 "leave meta_conn_id empty (or give a listed business_id)"
             )
         return [dict(b) for b in brands], source
@@ -693,7 +697,9 @@ def revoke_scope(
     listed = brand_list(get_variable=get_variable, environ=environ)
     if listed is not None:
         brands, source = listed
-        return RevokeScope({str(b["business_id"]): str(b["meta_conn_id"]) for b in brands}, None, source)
+        return RevokeScope(
+            {str(b["business_id"]): str(b["meta_conn_id"]) for b in brands}, None, _LIST_SOURCES[source]
+        )
     conn_id = check_brand_connection(
         meta_conn_id or DEFAULT_META_CONN_ID, get_connection_type=get_connection_type
     )
