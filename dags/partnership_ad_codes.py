@@ -84,6 +84,7 @@ with DAG(
         from airflow.sdk import Variable
         from airflow.sdk.exceptions import AirflowFailException
 
+        from partnership_ads.deployment import connection_type
         from partnership_ads.params import plan_run
 
         context = get_current_context()
@@ -94,6 +95,7 @@ with DAG(
                 scheduled=scheduled,
                 get_variable=lambda key: Variable.get(key, default=None),
                 environ=os.environ,
+                get_connection_type=connection_type,
             )
         except ValueError as exc:
             raise AirflowFailException(f"Invalid parameter: {exc}") from None

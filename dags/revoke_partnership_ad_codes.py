@@ -1,6 +1,10 @@
 """revoke_partnership_ad_codes: delete the ad codes of given media and push the revocation to the sinks.
 
-Manual only. Wiring and parameters only: no network or database access at parse time.
+Manual only. Scoped like the pipeline's trigger: only media the ledger records under a brand this deployment
+serves, deleted with that brand's (or the creator's) connection; with a brand list, the form's meta_conn_id
+stays empty. Every media is checked before the first delete.
+
+Wiring and parameters only: no network or database access at parse time.
 """
 
 from __future__ import annotations

@@ -1,34 +1,67 @@
-"""Run parameters of the ``partnership_ad_codes`` DAG: validation, brand list and discovery filters.
+"""Run parameters of the ``partnership_ad_codes`` and ``revoke_partnership_ad_codes`` DAGs: validation, brand
+scope, output location and discovery filters.
 
-Pure functions (no network, no database), so the DAG's first task can reject a bad trigger before any call,
-and tests can check every rule directly. Every error is a ``ValueError`` whose message starts with the
-parameter's name.
+Pure functions (no network, no database; the one outside lookup, a connection's type, comes in as a function
+parameter), so the DAG's first task can reject a bad trigger before any call, and tests can check every rule
+directly. Every error is a ``ValueError`` whose message starts with the parameter's name, except a lookup that
+failed (:class:`ConnectionLookupError`): that is not the trigger's fault and must not read as "absent".
+
+A trigger is scoped to the deployment (issue 11):
+
+- every parameter has a size limit (:data:`MAX_LENGTHS`, :data:`MAX_ITEMS`), checked before any other rule,
+  call, log line or XCom, and mirrored in the trigger forms' schemas;
+- ``output_uri`` must resolve inside the deployment's output root, with an allowed scheme
+  (:func:`resolve_output_uri`);
+- when the deployment lists its brands, a manual run may only narrow the list, and always uses the listed
+  brand's connection; without a list, the form's ``meta_conn_id`` must be a brand's ``meta_graph`` connection
+  (:func:`resolve_brands`, :func:`check_brand_connection`).
 
 The brand list of a run comes from, in order:
 
-1. the trigger's own ``business_id`` (+ ``fb_page_id`` / ``ig_user_id``, optional ``meta_conn_id``);
-2. the Airflow Variable ``partnership_ads_brands``: a JSON list of
+1. the Airflow Variable ``partnership_ads_brands``: a JSON list of
    ``{"business_id", "fb_page_id", "ig_user_id", "meta_conn_id"}``;
-3. the environment variable ``PARTNERSHIP_ADS_BRANDS`` (same JSON);
+2. the environment variable ``PARTNERSHIP_ADS_BRANDS`` (same JSON);
+3. without a list, the trigger's own ``business_id`` (+ ``fb_page_id`` / ``ig_user_id``, optional
+   ``meta_conn_id``);
 
-and fails with a clear message when none is set.
+and fails with a clear message when none is set. With a list, the trigger's ``business_id`` picks one of its
+brands.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import posixpath
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
-from partnership_ads.graph.params import FILTER_NAMES, build_discovery_query, validate_business_id
+from partnership_ads.conn_ids import CREATOR_CONN_PREFIX
+from partnership_ads.graph.params import (
+    ENUM_FILTERS,
+    FILTER_NAMES,
+    build_discovery_query,
+    validate_business_id,
+)
 
 BRANDS_VARIABLE = "partnership_ads_brands"
 BRANDS_ENV = "PARTNERSHIP_ADS_BRANDS"
 OUTPUT_URI_VARIABLE = "partnership_ads_output_uri"
 OUTPUT_URI_ENV = "PARTNERSHIP_ADS_OUTPUT_URI"
+#: Where a trigger's ``output_uri`` may write: this folder and below (default: the configured output_uri).
+OUTPUT_ROOT_VARIABLE = "partnership_ads_output_root"
+OUTPUT_ROOT_ENV = "PARTNERSHIP_ADS_OUTPUT_ROOT"
+#: URL schemes a trigger's ``output_uri`` may use, comma-separated (default: local files only).
+OUTPUT_SCHEMES_VARIABLE = "partnership_ads_output_schemes"
+OUTPUT_SCHEMES_ENV = "PARTNERSHIP_ADS_OUTPUT_SCHEMES"
+DEFAULT_OUTPUT_SCHEMES: frozenset[str] = frozenset({"file"})
 DEFAULT_META_CONN_ID = "meta_graph_default"
+#: The connection type of a Graph API connection (the hook's ``conn_type``).
+META_GRAPH_CONN_TYPE = "meta_graph"
 #: Airflow pool of the tasks that call the Graph API (fetch, issue, revoke). Meta counts calls per token and
 #: business, not per worker, so the cap has to be one pool shared by the whole deployment; ``default_pool``
 #: keeps a bare install and ``airflow dags test`` working without creating one.
@@ -37,9 +70,52 @@ DEFAULT_API_POOL = "default_pool"
 SINK_CHOICES = ("sql", "webhook", "files")
 FILE_FORMAT_CHOICES = ("csv", "parquet", "jsonl")
 _CONN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 #: Run parameters that are discovery filters: every filter of the endpoint, under the name Meta gives it.
 FILTER_PARAM_NAMES: tuple[str, ...] = tuple(sorted(FILTER_NAMES))
+
+# --- size limits: the one definition the checks and the trigger forms share ------------------------------
+
+#: Most characters each text parameter may hold. Meta's ids are digits, far below 32; 250 is Airflow's own
+#: limit on a connection id; a caption keyword search needs no more than 100.
+MAX_LENGTHS: dict[str, int] = {
+    "business_id": 32,
+    "fb_page_id": 32,
+    "ig_user_id": 32,
+    "meta_conn_id": 250,
+    "search_key": 100,
+    "start_date": 10,
+    "end_date": 10,
+    "sort_by": 16,
+    "file_format": 16,
+    "output_uri": 1024,
+}
+#: Most values each list parameter may hold (the enum filters: each of their values once).
+MAX_ITEMS: dict[str, int] = {
+    "ad_partner_ig_user_ids": 100,
+    "ad_partner_page_ids": 100,
+    "country_codes": 50,
+    "media_ids": 100,
+    "sinks": len(SINK_CHOICES),
+    **{name: len(values) for name, values in sorted(ENUM_FILTERS.items())},
+}
+#: Most characters of one value of a list parameter (ids, country codes, enum values).
+MAX_ITEM_LENGTH = 32
+#: Largest ``max_codes`` (a cap on new codes per brand and run).
+MAX_CODES_LIMIT = 1_000_000
+
+ConnectionTypeLookup = Callable[[str], "str | None"]
+"""``get_connection_type(conn_id)``: the connection's ``conn_type``; None when it is not defined anywhere.
+
+Any other failure (secrets backend down, API server unreachable, a malformed ``AIRFLOW_CONN_*``) must raise:
+the caller fails closed with :class:`ConnectionLookupError`, it never takes "could not read" for "absent"."""
+
+
+class ConnectionLookupError(RuntimeError):
+    """A connection could not be read (not: it does not exist). The run stops; nothing was called."""
 
 
 def api_pool(environ: Mapping[str, str]) -> str:
@@ -60,6 +136,293 @@ def discovery_filters(params: Mapping[str, Any]) -> dict[str, Any]:
     return {name: params[name] for name in FILTER_PARAM_NAMES if _given(params.get(name))}
 
 
+# --- sizes ----------------------------------------------------------------------------------------------
+
+
+def _too_long(value: Any, limit: int) -> int | None:
+    """The size of ``value`` when it is over ``limit`` characters (an int counts its digits), else None."""
+    if isinstance(value, str):
+        return len(value) if len(value) > limit else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        # Python refuses to print an int of more than 4300 digits; bit_length bounds the digits first.
+        if value.bit_length() > 4 * limit:
+            return value.bit_length() * 3 // 10
+        digits = len(str(abs(value)))
+        return digits if digits > limit else None
+    return None
+
+
+def check_sizes(params: Mapping[str, Any]) -> None:
+    """Check every parameter against its size limit (:data:`MAX_LENGTHS`, :data:`MAX_ITEMS`).
+
+    Runs before any other rule, so no later message, log line or XCom ever carries an oversized value;
+    messages give the parameter, the limit and the size, never the value.
+
+    :raises ValueError: ``"<name>: at most <limit> ..., got <size>"``.
+    """
+    for name, limit in MAX_LENGTHS.items():
+        value = params.get(name)
+        if value is None:
+            continue
+        if isinstance(value, list | tuple | dict | set | bytes):
+            raise ValueError(
+                f"{name}: must be text of at most {limit} characters, got a {type(value).__name__}"
+            )
+        size = _too_long(value, limit)
+        if size is not None:
+            raise ValueError(f"{name}: at most {limit} characters, got {size}")
+    for name, limit in MAX_ITEMS.items():
+        value = params.get(name)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            items: Sequence[Any] = value.split(",")  # a vector may be one comma-separated string
+        elif isinstance(value, list | tuple):
+            items = value
+        elif isinstance(value, dict | set | bytes):
+            raise ValueError(
+                f"{name}: must be a list of at most {limit} values, got a {type(value).__name__}"
+            )
+        else:
+            continue  # a single value: its own rule names it
+        if len(items) > limit:
+            raise ValueError(f"{name}: at most {limit} values, got {len(items)}")
+        for index, item in enumerate(items):
+            if isinstance(item, list | tuple | dict | set | bytes):
+                raise ValueError(f"{name}[{index}]: must be a single value, got a {type(item).__name__}")
+            size = _too_long(item, MAX_ITEM_LENGTH)
+            if size is not None:
+                raise ValueError(f"{name}[{index}]: at most {MAX_ITEM_LENGTH} characters, got {size}")
+
+
+# --- the output location --------------------------------------------------------------------------------
+
+
+def _setting(
+    variable: str, env: str, *, get_variable: Callable[[str], str | None], environ: Mapping[str, str]
+) -> str | None:
+    """A deployment setting: the Airflow Variable, else the environment variable, else None."""
+    value = get_variable(variable)
+    if _given(value):
+        return str(value).strip() or None
+    return (environ.get(env) or "").strip() or None
+
+
+def configured_output_uri(
+    *, get_variable: Callable[[str], str | None], environ: Mapping[str, str]
+) -> str | None:
+    """The files sink's configured folder: Variable ``partnership_ads_output_uri``, else env, else None."""
+    return _setting(OUTPUT_URI_VARIABLE, OUTPUT_URI_ENV, get_variable=get_variable, environ=environ)
+
+
+def output_root(*, get_variable: Callable[[str], str | None], environ: Mapping[str, str]) -> str | None:
+    """Where a trigger's ``output_uri`` may write: Variable ``partnership_ads_output_root``, else env
+    ``PARTNERSHIP_ADS_OUTPUT_ROOT``, else the configured output_uri (so a trigger may pick a sub-folder of
+    the deployment's own output folder), else None (no override allowed)."""
+    return _setting(
+        OUTPUT_ROOT_VARIABLE, OUTPUT_ROOT_ENV, get_variable=get_variable, environ=environ
+    ) or configured_output_uri(get_variable=get_variable, environ=environ)
+
+
+def output_schemes(
+    *, get_variable: Callable[[str], str | None], environ: Mapping[str, str]
+) -> frozenset[str]:
+    """URL schemes a trigger's ``output_uri`` may use: Variable ``partnership_ads_output_schemes``, else env
+    ``PARTNERSHIP_ADS_OUTPUT_SCHEMES`` (comma-separated, e.g. ``file,s3``), else ``file`` only.
+
+    :raises ValueError: a listed scheme that is not a URL scheme.
+    """
+    raw = _setting(OUTPUT_SCHEMES_VARIABLE, OUTPUT_SCHEMES_ENV, get_variable=get_variable, environ=environ)
+    if raw is None:
+        return DEFAULT_OUTPUT_SCHEMES
+    schemes = frozenset(part.strip().lower() for part in raw.split(",") if part.strip())
+    bad = sorted(s for s in schemes if not _SCHEME.match(s))
+    if bad or not schemes:
+        raise ValueError(
+            f"output_uri: the deployment setting {OUTPUT_SCHEMES_VARIABLE} / {OUTPUT_SCHEMES_ENV} must "
+            f"list URL schemes separated by commas (e.g. file,s3), got {raw[:100]!r}"
+        )
+    return schemes
+
+
+@dataclass(frozen=True)
+class _Location:
+    scheme: str  # "file" for a local path
+    netloc: str
+    path: str  # local: absolute and resolved; remote: "/" + normalised key prefix, no trailing "/"
+
+    def __str__(self) -> str:
+        return self.path if self.scheme == "file" else f"{self.scheme}://{self.netloc}{self.path}"
+
+    def contains(self, other: _Location) -> bool:
+        if (self.scheme, self.netloc) != (other.scheme, other.netloc):
+            return False
+        if self.scheme == "file":
+            return other.path == self.path or os.path.commonpath([self.path, other.path]) == self.path
+        return other.path == self.path or other.path.startswith(self.path.rstrip("/") + "/")
+
+
+def _split(uri: str, *, trusted: bool) -> tuple[str, str, str]:
+    """``(scheme, netloc, path)`` of a location; scheme ``file`` for a plain path. Refuses what cannot be
+    resolved safely (control characters, a file URL naming another host, a query or fragment)."""
+    if _CONTROL.search(uri):
+        raise ValueError("output_uri: contains a NUL or another control character")
+    if _URL.match(uri) or uri.lower().startswith("file:"):
+        parts = urlsplit(uri)
+        scheme = parts.scheme.lower()
+        path = unquote(parts.path)
+        if _CONTROL.search(path):
+            raise ValueError("output_uri: contains an encoded NUL or another control character")
+        if parts.query or parts.fragment:
+            raise ValueError(f"output_uri: {uri!r} carries a query or fragment; give a plain folder")
+        if scheme == "file":
+            if parts.netloc not in ("", "localhost"):
+                raise ValueError(f"output_uri: {uri!r} names another host; a file URL must be local")
+            return "file", "", path
+        return scheme, parts.netloc, path
+    if not trusted and uri.startswith("~"):
+        raise ValueError(f"output_uri: {uri!r}: '~' is not expanded; give a path inside the output root")
+    return "file", "", os.path.expanduser(uri) if trusted else uri
+
+
+def _remote_path(path: str, uri: str) -> str:
+    segments = [segment for segment in path.split("/") if segment]
+    if any(segment in (".", "..") for segment in segments):
+        raise ValueError(f"output_uri: {uri!r} contains '.' or '..' segments; give the folder itself")
+    return "/" + "/".join(segments)
+
+
+def _location(uri: str, *, trusted: bool, base: _Location | None = None) -> _Location:
+    scheme, netloc, path = _split(uri, trusted=trusted)
+    relative = scheme == "file" and not netloc and not os.path.isabs(path) and base is not None
+    if relative and base is not None:
+        if base.scheme == "file":
+            return _Location("file", "", os.path.realpath(os.path.join(base.path, path)))
+        return _Location(base.scheme, base.netloc, _remote_path(posixpath.join(base.path, path), uri))
+    if scheme == "file":
+        # realpath resolves "..", and every symbolic link that exists now (so a link out of the root is seen).
+        return _Location("file", "", os.path.realpath(os.path.abspath(path)))
+    return _Location(scheme, netloc, _remote_path(path, uri))
+
+
+def canonical_location(uri: str) -> str:
+    """The resolved form of a deployment-configured folder (a local path made absolute with links resolved,
+    ``~`` expanded; a URL with its key prefix normalised). The outbox keys the files sink by it."""
+    return str(_location(uri, trusted=True))
+
+
+def is_inside(location: str, root: str) -> bool:
+    """Whether ``location`` resolves (now, links included) to ``root`` or a folder below it."""
+    return _location(root, trusted=True).contains(_location(location, trusted=True))
+
+
+def resolve_output_uri(value: Any, *, root: str | None, schemes: Collection[str]) -> str:
+    """Check a trigger's ``output_uri``; return the folder it resolves to (:func:`canonical_location` form).
+
+    A relative path is taken below ``root``; an absolute path or URL must resolve to ``root`` or below it
+    (``..`` and symbolic links resolved first), with a scheme in ``schemes`` (a plain path is ``file``).
+
+    :raises ValueError: ``"output_uri: ..."`` naming what is wrong and the setting to change.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"output_uri: must be a path or URL string, got a {type(value).__name__}")
+    size = _too_long(value, MAX_LENGTHS["output_uri"])
+    if size is not None:
+        raise ValueError(f"output_uri: at most {MAX_LENGTHS['output_uri']} characters, got {size}")
+    if _CONTROL.search(value):
+        raise ValueError("output_uri: contains a NUL or another control character")
+    if not value.strip():
+        raise ValueError("output_uri: empty; leave it unset to use the deployment's output folder")
+    if root is None:
+        raise ValueError(
+            "output_uri: this deployment sets no output root, so a trigger may not choose where files go. "
+            f"Leave output_uri empty, or set the Variable {OUTPUT_ROOT_VARIABLE} (env {OUTPUT_ROOT_ENV}) or "
+            f"{OUTPUT_URI_VARIABLE} (env {OUTPUT_URI_ENV})"
+        )
+    base = _location(root, trusted=True)
+    location = _location(value.strip(), trusted=False, base=base)
+    if location.scheme not in schemes:
+        raise ValueError(
+            f"output_uri: scheme {location.scheme!r} is not allowed here (allowed: "
+            f"{', '.join(sorted(schemes))}); the deployment lists them in {OUTPUT_SCHEMES_VARIABLE} / "
+            f"{OUTPUT_SCHEMES_ENV}"
+        )
+    if not base.contains(location):
+        raise ValueError(
+            f"output_uri: {value!r} resolves to {location}, outside the output root {base}; give a folder "
+            f"inside it (a relative path is taken below it). The root is the Variable {OUTPUT_ROOT_VARIABLE} "
+            f"(env {OUTPUT_ROOT_ENV}), else {OUTPUT_URI_VARIABLE}"
+        )
+    return str(location)
+
+
+def check_output_uri(
+    params: Mapping[str, Any], *, get_variable: Callable[[str], str | None], environ: Mapping[str, str]
+) -> str | None:
+    """:func:`resolve_output_uri` on the trigger's ``output_uri`` with the deployment's root and schemes;
+    None when the trigger leaves it empty (the configured folder is used)."""
+    value = params.get("output_uri")
+    if not _given(value):
+        return None
+    return resolve_output_uri(
+        value,
+        root=output_root(get_variable=get_variable, environ=environ),
+        schemes=output_schemes(get_variable=get_variable, environ=environ),
+    )
+
+
+# --- brands and their connections -----------------------------------------------------------------------
+
+
+def check_conn_id(conn_id: Any, *, name: str = "meta_conn_id") -> str:
+    """Check the form of a brand's connection id: Airflow's id syntax, not a creator's connection.
+
+    :raises ValueError: naming ``name``.
+    """
+    if not isinstance(conn_id, str) or not _CONN_ID.match(conn_id):
+        shown = repr(conn_id) if isinstance(conn_id, str) else f"a {type(conn_id).__name__}"
+        raise ValueError(
+            f"{name}: {shown} is not a valid connection id (letters, digits, _ . -; at most 250)"
+        )
+    if conn_id.startswith(CREATOR_CONN_PREFIX):
+        raise ValueError(
+            f"{name}: {conn_id!r} is a creator's connection ({CREATOR_CONN_PREFIX}*), used only to issue "
+            "that creator's own codes; a run must name a brand's meta_graph connection"
+        )
+    return conn_id
+
+
+def check_brand_connection(conn_id: str, *, get_connection_type: ConnectionTypeLookup) -> str:
+    """Check that ``conn_id`` is a brand's Graph connection: it exists and is of type ``meta_graph``.
+
+    Its password is sent to Meta as a token, so naming any other connection (the webhook's, the ledger's)
+    would send that secret to Graph.
+
+    :raises ValueError: not a valid id, a creator's connection, not defined, or of another type.
+    :raises ConnectionLookupError: the lookup itself failed (the run stops; retry when it can be read).
+    """
+    check_conn_id(conn_id)
+    try:
+        conn_type = get_connection_type(conn_id)
+    except Exception as exc:  # any failure to read is "unknown", never "absent"
+        raise ConnectionLookupError(
+            f"meta_conn_id: could not read connection {conn_id!r} ({type(exc).__name__}), so the run cannot "
+            "tell whether it is a brand's meta_graph connection and stops before any call. Check the secrets "
+            "backend or metadata database, then trigger again"
+        ) from None
+    if conn_type is None:
+        raise ValueError(
+            f"meta_conn_id: connection {conn_id!r} does not exist; create it (type meta_graph, the brand's "
+            "token as password) or name the brand's existing connection"
+        )
+    if conn_type != META_GRAPH_CONN_TYPE:
+        raise ValueError(
+            f"meta_conn_id: connection {conn_id!r} is of type {conn_type!r}, not {META_GRAPH_CONN_TYPE}; "
+            "only a brand's Graph connection may be named (its password is sent to Meta as the token)"
+        )
+    return conn_id
+
+
 def validate_brand(brand: Mapping[str, Any], *, where: str) -> dict[str, str | None]:
     """Check one brand entry and return it normalised (ids as strings, ``meta_conn_id`` defaulted)."""
     if not isinstance(brand, Mapping):
@@ -68,16 +431,15 @@ def validate_brand(brand: Mapping[str, Any], *, where: str) -> dict[str, str | N
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {unknown} in a brand entry")
     try:
+        check_sizes({k: v for k, v in brand.items() if k != "name"})
         business_id = validate_business_id(brand.get("business_id"))
         # The same rules the hook applies to a discovery call, without the call.
         account = build_discovery_query(
             fb_page_id=brand.get("fb_page_id"), ig_user_id=brand.get("ig_user_id")
         ).params
+        meta_conn_id = check_conn_id(brand.get("meta_conn_id") or DEFAULT_META_CONN_ID)
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from None
-    meta_conn_id = brand.get("meta_conn_id") or DEFAULT_META_CONN_ID
-    if not isinstance(meta_conn_id, str) or not _CONN_ID.match(meta_conn_id):
-        raise ValueError(f"{where}: meta_conn_id {meta_conn_id!r} is not a valid connection id")
     return {
         "business_id": business_id,
         "fb_page_id": account.get("fb_page_id"),
@@ -105,33 +467,98 @@ def _parse_brand_list(raw: Any, *, source: str) -> list[dict[str, str | None]]:
     return brands
 
 
-def resolve_brands(
-    params: Mapping[str, Any],
-    *,
-    get_variable: Callable[[str], str | None],
-    environ: Mapping[str, str],
-) -> tuple[list[dict[str, str | None]], str]:
-    """The brands this run serves and where the list came from (``params``, ``variable`` or ``environment``).
+def brand_list(
+    *, get_variable: Callable[[str], str | None], environ: Mapping[str, str]
+) -> tuple[list[dict[str, str | None]], str] | None:
+    """The deployment's brand list and its source (``variable`` or ``environment``), or None when unset.
 
-    :param get_variable: returns an Airflow Variable's value or None when it does not exist.
-    :raises ValueError: no brand configured anywhere, or an invalid entry (naming the parameter).
+    :raises ValueError: the list is set but invalid (naming the setting and the entry).
     """
-    if _given(params.get("business_id")):
-        brand = {
-            "business_id": params.get("business_id"),
-            "fb_page_id": params.get("fb_page_id"),
-            "ig_user_id": params.get("ig_user_id"),
-            "meta_conn_id": params.get("meta_conn_id"),
-        }
-        return [validate_brand(brand, where="params")], "params"
-    if _given(params.get("fb_page_id")) or _given(params.get("ig_user_id")):
-        raise ValueError("business_id: required when fb_page_id or ig_user_id is given in the trigger form")
     variable = get_variable(BRANDS_VARIABLE)
     if _given(variable):
         return _parse_brand_list(variable, source=f"Variable {BRANDS_VARIABLE}"), "variable"
     env = environ.get(BRANDS_ENV)
     if _given(env):
         return _parse_brand_list(env, source=f"env {BRANDS_ENV}"), "environment"
+    return None
+
+
+_LIST_SOURCES = {"variable": f"Variable {BRANDS_VARIABLE}", "environment": f"env {BRANDS_ENV}"}
+
+
+def _listed_brand(business_id: Any, brands: Sequence[Mapping[str, Any]], source: str) -> Mapping[str, Any]:
+    wanted = validate_business_id(business_id)
+    for brand in brands:
+        if brand["business_id"] == wanted:
+            return brand
+    listed = ", ".join(str(b["business_id"]) for b in brands[:20]) + (" ..." if len(brands) > 20 else "")
+    raise ValueError(
+        f"business_id: {wanted} is not in the deployment's brand list ({source}: {listed}); a manual run may "
+        "only narrow the list to a brand it names. Add the brand to the list first"
+    )
+
+
+def resolve_brands(
+    params: Mapping[str, Any],
+    *,
+    get_variable: Callable[[str], str | None],
+    environ: Mapping[str, str],
+    get_connection_type: ConnectionTypeLookup,
+) -> tuple[list[dict[str, str | None]], str]:
+    """The brands this run serves and where the list came from (``variable``, ``environment`` or ``params``).
+
+    With a brand list (Variable, else env), the trigger's ``business_id`` narrows it to that listed brand,
+    whose entry is used as listed: a ``fb_page_id`` / ``ig_user_id`` / ``meta_conn_id`` in the form that
+    differs from it is refused. Without a list, the trigger names the brand, and its ``meta_conn_id`` must be
+    a ``meta_graph`` connection that is not a creator's (checked with ``get_connection_type``).
+
+    :param get_variable: returns an Airflow Variable's value or None when it does not exist.
+    :param get_connection_type: see :data:`ConnectionTypeLookup`.
+    :raises ValueError: no brand configured anywhere, a brand outside the list, a foreign connection, or an
+        invalid entry (naming the parameter).
+    :raises ConnectionLookupError: the form's connection could not be read.
+    """
+    check_sizes({k: params.get(k) for k in ("business_id", "fb_page_id", "ig_user_id", "meta_conn_id")})
+    form_conn = params.get("meta_conn_id")
+    listed = brand_list(get_variable=get_variable, environ=environ)
+    if listed is not None:
+        brands, source = listed
+        where = _LIST_SOURCES[source]
+        if _given(params.get("business_id")):
+            brand = _listed_brand(params["business_id"], brands, where)
+            for key in ("fb_page_id", "ig_user_id", "meta_conn_id"):
+                given = params.get(key)
+                if _given(given) and str(given).strip() != (brand[key] or ""):
+                    raise ValueError(
+                        f"{key}: {str(given)!r} is not what the brand list ({where}) gives business "
+                        f"{brand['business_id']} ({brand[key]!r}); a run always uses the listed brand's "
+                        f"{key}. Leave it empty"
+                    )
+            return [dict(brand)], source
+        if _given(params.get("fb_page_id")) or _given(params.get("ig_user_id")):
+            raise ValueError(
+                "business_id: required when fb_page_id or ig_user_id is given in the trigger form"
+            )
+        if _given(form_conn) and any(b["meta_conn_id"] != form_conn for b in brands):
+            raise ValueError(
+                f"meta_conn_id: a run over the brand list ({where}) uses each brand's listed connection; "
+                "leave meta_conn_id empty (or give a listed business_id)"
+            )
+        return [dict(b) for b in brands], source
+    if _given(params.get("business_id")):
+        brand = validate_brand(
+            {
+                "business_id": params.get("business_id"),
+                "fb_page_id": params.get("fb_page_id"),
+                "ig_user_id": params.get("ig_user_id"),
+                "meta_conn_id": form_conn,
+            },
+            where="params",
+        )
+        check_brand_connection(str(brand["meta_conn_id"]), get_connection_type=get_connection_type)
+        return [brand], "params"
+    if _given(params.get("fb_page_id")) or _given(params.get("ig_user_id")):
+        raise ValueError("business_id: required when fb_page_id or ig_user_id is given in the trigger form")
     raise ValueError(
         "business_id: no brand to serve. Give business_id with fb_page_id and/or ig_user_id in the trigger "
         f"form, or set the Airflow Variable {BRANDS_VARIABLE} (or env {BRANDS_ENV}) to a JSON list of "
@@ -142,8 +569,11 @@ def resolve_brands(
 def validate_run_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """Check the run options and the discovery filters; returns the filters to use.
 
-    Uses the hook's own validation (``build_discovery_query``) so the form and the API agree.
+    Sizes first (:func:`check_sizes`), then the hook's own validation (``build_discovery_query``) so the
+    form and the API agree. Where files may go is checked by :func:`resolve_output_uri` (it needs the
+    deployment's settings).
     """
+    check_sizes(params)
     sinks = params.get("sinks")
     if _given(sinks):
         if not isinstance(sinks, list | tuple) or not all(isinstance(s, str) for s in sinks):
@@ -153,9 +583,13 @@ def validate_run_params(params: Mapping[str, Any]) -> dict[str, Any]:
             raise ValueError(f"sinks: unknown sink(s) {unknown}; choose from {list(SINK_CHOICES)}")
     max_codes = params.get("max_codes")
     if max_codes is not None and (
-        isinstance(max_codes, bool) or not isinstance(max_codes, int) or max_codes < 0
+        isinstance(max_codes, bool) or not isinstance(max_codes, int) or not 0 <= max_codes <= MAX_CODES_LIMIT
     ):
-        raise ValueError(f"max_codes: must be a whole number >= 0 (or empty for no cap), got {max_codes!r}")
+        shown = repr(max_codes) if _too_long(max_codes, 20) is None else "a longer value"
+        raise ValueError(
+            f"max_codes: must be a whole number from 0 to {MAX_CODES_LIMIT} (or empty for no cap), "
+            f"got {shown}"
+        )
     file_format = params.get("file_format") or "csv"
     if file_format not in FILE_FORMAT_CHOICES:
         raise ValueError(f"file_format: must be one of {list(FILE_FORMAT_CHOICES)}, got {file_format!r}")
@@ -169,6 +603,107 @@ def validate_run_params(params: Mapping[str, Any]) -> dict[str, Any]:
     # Account ids are checked per brand; a placeholder page id lets the filter rules run on their own.
     build_discovery_query(fb_page_id="1", filters=filters)
     return filters
+
+
+# --- revocation -----------------------------------------------------------------------------------------
+
+
+def validate_revoke_params(media_ids: Any, meta_conn_id: Any) -> tuple[list[str], str | None]:
+    """Check the revoke DAG's parameters: at most :data:`MAX_ITEMS` ``["media_ids"]`` numeric ids, and an
+    optional connection id that is not a creator's. Returns ``(media ids, meta_conn_id or None)``.
+
+    :raises ValueError: naming the parameter.
+    """
+    check_sizes({"media_ids": media_ids, "meta_conn_id": meta_conn_id})
+    if isinstance(media_ids, str):
+        media_ids = media_ids.split(",")
+    if not isinstance(media_ids, list | tuple):
+        raise ValueError(
+            f"media_ids: must be a list of Instagram media ids, got a {type(media_ids).__name__}"
+        )
+    ids: list[str] = []
+    for index, media_id in enumerate(media_ids):
+        text = (
+            str(media_id).strip()
+            if isinstance(media_id, str | int) and not isinstance(media_id, bool)
+            else ""
+        )
+        if not text.isdigit() or not text.isascii():
+            raise ValueError(f"media_ids[{index}]: {media_id!r} is not an Instagram media id (digits)")
+        ids.append(text)
+    if not ids:
+        raise ValueError("media_ids: give at least one Instagram media id to revoke")
+    conn_id = check_conn_id(meta_conn_id) if _given(meta_conn_id) else None
+    return list(dict.fromkeys(ids)), conn_id
+
+
+@dataclass(frozen=True)
+class RevokeScope:
+    """Which brands a revocation may act for, and with which connection.
+
+    ``brands`` maps each listed business_id to its connection (None: the deployment lists no brands, and
+    ``meta_conn_id`` is the one checked connection every revocation uses).
+    """
+
+    brands: dict[str, str] | None
+    meta_conn_id: str | None
+    source: str
+
+    def connection_for(
+        self, media_id: str, business_ids: Sequence[str], requested: str | None
+    ) -> tuple[str, str]:
+        """``(business_id, meta_conn_id)`` to revoke ``media_id`` with, from the brands the ledger records for
+        it (the code's brand first).
+
+        :raises ValueError: the media belongs to no brand of this deployment's list, is unknown to the ledger,
+            or the form named a connection other than the brand's.
+        """
+        if not business_ids:
+            raise ValueError(
+                f"media_ids: {media_id} is unknown to the ledger (no run of this deployment selected it); "
+                "this DAG revokes only codes the pipeline obtained for a brand it serves"
+            )
+        if self.brands is None:
+            return business_ids[0], str(self.meta_conn_id)
+        for business_id in business_ids:
+            conn_id = self.brands.get(business_id)
+            if conn_id is None:
+                continue
+            if requested is not None and requested != conn_id:
+                raise ValueError(
+                    f"meta_conn_id: {requested!r} is not the connection the brand list ({self.source}) gives "
+                    f"business {business_id} ({conn_id!r}), the brand of media {media_id}; leave it empty"
+                )
+            return business_id, conn_id
+        raise ValueError(
+            f"media_ids: {media_id} belongs to business {', '.join(business_ids)}, not to a brand of the "
+            f"deployment's list ({self.source}); it cannot be revoked from here"
+        )
+
+
+def revoke_scope(
+    meta_conn_id: str | None,
+    *,
+    get_variable: Callable[[str], str | None],
+    environ: Mapping[str, str],
+    get_connection_type: ConnectionTypeLookup,
+) -> RevokeScope:
+    """The scope of a revocation: the brand list when there is one, else the form's connection (default
+    ``meta_graph_default``), checked to be a brand's ``meta_graph`` connection.
+
+    :raises ValueError: a bad brand list or a foreign connection. :raises ConnectionLookupError: as
+        :func:`check_brand_connection`.
+    """
+    listed = brand_list(get_variable=get_variable, environ=environ)
+    if listed is not None:
+        brands, source = listed
+        return RevokeScope(
+            {str(b["business_id"]): str(b["meta_conn_id"]) for b in brands}, None, _LIST_SOURCES[source]
+        )
+    conn_id = check_brand_connection(
+        meta_conn_id or DEFAULT_META_CONN_ID, get_connection_type=get_connection_type
+    )
+    return RevokeScope(None, conn_id, "params")
 
 
 #: Deployment settings of scheduled runs (Airflow Variable first, then the environment).
@@ -284,11 +819,13 @@ def plan_run(
     scheduled: bool,
     get_variable: Callable[[str], str | None],
     environ: Mapping[str, str],
+    get_connection_type: ConnectionTypeLookup,
     today: dt.date | None = None,
 ) -> tuple[list[dict[str, Any]], str]:
     """Validate a run's parameters and list the brands it serves, each with the run's discovery settings.
 
-    The first task of ``partnership_ad_codes``: :func:`validate_run_params`, then :func:`resolve_brands`.
+    The first task of ``partnership_ad_codes``: :func:`validate_run_params`, :func:`check_output_uri`, then
+    :func:`resolve_brands`.
 
     - A **scheduled** run looks at every item AD_READY for the brand now, whatever its publication date
       (:func:`scheduled_filters`: ``ad_eligibilities=["AD_READY"]``, the deployment's default filters, and a
@@ -302,9 +839,13 @@ def plan_run(
         ``recheck_pending``, ``partitions``) and where the list came from (``params``, ``variable`` or
         ``environment``).
     :raises ValueError: a bad parameter, deployment setting or brand entry, the message naming it first.
+    :raises ConnectionLookupError: the form's connection could not be read.
     """
     filters = validate_run_params(params)
-    brands, source = resolve_brands(params, get_variable=get_variable, environ=environ)
+    check_output_uri(params, get_variable=get_variable, environ=environ)
+    brands, source = resolve_brands(
+        params, get_variable=get_variable, environ=environ, get_connection_type=get_connection_type
+    )
     partitions = 1
     if scheduled:
         lookback = lookback_days(get_variable=get_variable, environ=environ)

@@ -3,7 +3,9 @@
 Pure data (no network, no database), built once at import so a DAG file only wires ``params=`` to it. The
 rules a value must pass live in :mod:`partnership_ads.params`; the choices offered here are the same tuples
 and enum sets that module and :mod:`partnership_ads.graph.params` validate against, so the form never offers a
-value the run would refuse.
+value the run would refuse. Size limits come from the same place (``MAX_LENGTHS``, ``MAX_ITEMS``,
+``MAX_ITEM_LENGTH``): every parameter's schema carries its ``maxLength`` / ``maxItems``, so Airflow refuses
+an oversized trigger before a run exists, and the run's own check refuses it again if it gets through.
 """
 
 from __future__ import annotations
@@ -11,7 +13,17 @@ from __future__ import annotations
 from airflow.sdk import Param
 
 from partnership_ads.graph.params import ENUM_FILTERS, SORT_BY_VALUES
-from partnership_ads.params import DEFAULT_META_CONN_ID, FILE_FORMAT_CHOICES, FILTER_PARAM_NAMES, SINK_CHOICES
+from partnership_ads.params import (
+    DEFAULT_META_CONN_ID,
+    FILE_FORMAT_CHOICES,
+    FILTER_PARAM_NAMES,
+    MAX_CODES_LIMIT,
+    MAX_ITEM_LENGTH,
+    MAX_ITEMS,
+    MAX_LENGTHS,
+    OUTPUT_ROOT_VARIABLE,
+    SINK_CHOICES,
+)
 
 #: Display names of the discovery endpoint's enum filters, in the order the form lists them.
 ENUM_DISPLAY: dict[str, dict[str, str]] = {
@@ -55,9 +67,31 @@ FILTERS_SECTION = "Discovery filters"
 RUN_SECTION = "Run options"
 
 
+def _limits(name: str, kind: str) -> dict[str, object]:
+    """The schema keywords of ``name``'s size limit, from :mod:`partnership_ads.params`."""
+    if kind == "string" and name in MAX_LENGTHS:
+        return {"maxLength": MAX_LENGTHS[name]}
+    if kind == "array" and name in MAX_ITEMS:
+        return {"maxItems": MAX_ITEMS[name]}
+    return {}
+
+
+def _items(**schema: object) -> dict[str, object]:
+    """An array's ``items`` schema: a string of at most ``MAX_ITEM_LENGTH`` characters, plus ``schema``."""
+    return {"type": "string", "maxLength": MAX_ITEM_LENGTH, **schema}
+
+
 def _optional(name: str, kind: str, description: str, section: str, **schema: object) -> Param:
     """An optional parameter (``None`` when left empty) of JSON type ``kind``, titled with its own name."""
-    return Param(None, type=["null", kind], title=name, description=description, section=section, **schema)
+    return Param(
+        None,
+        type=["null", kind],
+        title=name,
+        description=description,
+        section=section,
+        **_limits(name, kind),
+        **schema,
+    )
 
 
 def _enum_array(name: str) -> Param:
@@ -67,7 +101,7 @@ def _enum_array(name: str) -> Param:
         "array",
         _ENUM_HELP[name],
         FILTERS_SECTION,
-        items={"type": "string", "enum": values},
+        items=_items(enum=values),
         examples=values,
         values_display=ENUM_DISPLAY[name],
     )
@@ -77,9 +111,9 @@ def _id_array(name: str, what: str) -> Param:
     return _optional(
         name,
         "array",
-        f"Only content from these {what} (numeric ids).",
+        f"Only content from these {what} (numeric ids, at most {MAX_ITEMS[name]}).",
         FILTERS_SECTION,
-        items={"type": "string", "pattern": "^[0-9]+$"},
+        items=_items(pattern="^[0-9]+$"),
     )
 
 
@@ -91,7 +125,8 @@ def _sinks(description: str, **display: object) -> Param:
     return Param(
         None,
         type=["null", "array"],
-        items={"type": "string", "enum": list(SINK_CHOICES)},
+        items=_items(enum=list(SINK_CHOICES)),
+        maxItems=MAX_ITEMS["sinks"],
         examples=list(SINK_CHOICES),
         title="sinks",
         description=description,
@@ -102,7 +137,9 @@ def _sinks(description: str, **display: object) -> Param:
 #: The trigger form of ``partnership_ad_codes``: Brand, Discovery filters, Run options.
 PIPELINE_PARAMS: dict[str, Param] = {
     "business_id": _numeric_id(
-        "business_id", "The brand's Meta Business id. Empty: the brands of Variable partnership_ads_brands."
+        "business_id",
+        "The brand's Meta Business id. Empty: every brand of the deployment's list (Variable "
+        "partnership_ads_brands); with a list, it narrows the run to that listed brand.",
     ),
     "fb_page_id": _numeric_id(
         "fb_page_id", "The brand's Facebook Page id (business_id needs fb_page_id or ig_user_id)."
@@ -111,7 +148,8 @@ PIPELINE_PARAMS: dict[str, Param] = {
     "meta_conn_id": _optional(
         "meta_conn_id",
         "string",
-        f"The brand's meta_graph connection (default {DEFAULT_META_CONN_ID}).",
+        "The brand's meta_graph connection. With a brand list: leave empty (the listed brand's is used). "
+        f"Without: a meta_graph connection, not a creator's (default {DEFAULT_META_CONN_ID}).",
         BRAND_SECTION,
     ),
     **{name: _enum_array(name) for name in ENUM_DISPLAY},
@@ -120,7 +158,7 @@ PIPELINE_PARAMS: dict[str, Param] = {
         "array",
         "Only creators located in these countries (ISO 3166-1 alpha-2, e.g. US, GB, BR).",
         FILTERS_SECTION,
-        items={"type": "string", "pattern": "^[A-Za-z]{2}$"},
+        items=_items(pattern="^[A-Za-z]{2}$"),
     ),
     "start_date": _optional(
         "start_date",
@@ -136,7 +174,12 @@ PIPELINE_PARAMS: dict[str, Param] = {
         FILTERS_SECTION,
         format="date",
     ),
-    "search_key": _optional("search_key", "string", "Keyword search in captions.", FILTERS_SECTION),
+    "search_key": _optional(
+        "search_key",
+        "string",
+        f"Keyword search in captions (at most {MAX_LENGTHS['search_key']} characters).",
+        FILTERS_SECTION,
+    ),
     "sort_by": _optional(
         "sort_by",
         "string",
@@ -177,16 +220,20 @@ PIPELINE_PARAMS: dict[str, Param] = {
         "Cap on new codes issued per brand in this run (empty: no cap).",
         RUN_SECTION,
         minimum=0,
+        maximum=MAX_CODES_LIMIT,
     ),
     "output_uri": _optional(
         "output_uri",
         "string",
-        "Files sink folder: a local path or URL (default: Variable partnership_ads_output_uri).",
+        "Files sink folder, inside the deployment's output root (Variable "
+        f"{OUTPUT_ROOT_VARIABLE}, default the configured output folder); a relative path is taken below "
+        "it. Empty: the configured folder (Variable partnership_ads_output_uri).",
         RUN_SECTION,
     ),
     "file_format": Param(
         FILE_FORMAT_CHOICES[0],
         type="string",
+        maxLength=MAX_LENGTHS["file_format"],
         enum=list(FILE_FORMAT_CHOICES),
         values_display=FILE_FORMAT_DISPLAY,
         title="file_format",
@@ -202,17 +249,21 @@ REVOKE_PARAMS: dict[str, Param] = {
     "media_ids": Param(
         [],
         type="array",
-        items={"type": "string", "pattern": "^[0-9]+$"},
+        items=_items(pattern="^[0-9]+$"),
         minItems=1,
+        maxItems=MAX_ITEMS["media_ids"],
         title="media_ids",
-        description="Instagram media ids (content_id) whose ad code is deleted.",
+        description="Instagram media ids (content_id) whose ad code is deleted; each must be a code the "
+        f"pipeline obtained for a brand of this deployment (at most {MAX_ITEMS['media_ids']}).",
     ),
     "meta_conn_id": Param(
-        DEFAULT_META_CONN_ID,
-        type="string",
+        None,
+        type=["null", "string"],
+        maxLength=MAX_LENGTHS["meta_conn_id"],
         title="meta_conn_id",
         description="Connection used when the ledger names no creator with a connection (the brand's own "
-        "media).",
+        "media). With a brand list: leave empty (the media's listed brand's is used). Without: a "
+        f"meta_graph connection, not a creator's (default {DEFAULT_META_CONN_ID}).",
     ),
     "sinks": _sinks("Tell only these sinks. Empty: every configured sink."),
 }

@@ -3,9 +3,11 @@
 Each must end in a clear error naming the problem, with nothing written and, where the input is the user's,
 before any call to the Graph API:
 
-- trigger params go through the DAG's own validation entry point (``validate_run_params`` and
-  ``resolve_brands``, what the ``resolve_brands`` task runs), and one whole DAG run shows a bad trigger fails
-  the first task with no call and no retry;
+- trigger params go through the DAG's own validation entry point (``plan_run``, what the ``resolve_brands``
+  task runs, with the real Airflow connection lookup and the drill's deployment settings: output folder
+  ``work/out``, and for some cases the brand list), and whole DAG runs show a bad trigger fails the first
+  task with no call, no retry and no file: a future date, an ``output_uri`` escaping the output root, a
+  creator's ``meta_conn_id``; a schema violation creates no run at all;
 - connection settings and call arguments go through ``PartnershipAdsHook`` built on an ``AIRFLOW_CONN_*``
   connection, with the sandbox's request log proving no request left;
 - API answers come from the sandbox's ``body``/``html``/``truncated`` faults during a real
@@ -25,8 +27,9 @@ import pytest
 from include.drills.audit import open_ledger
 from include.drills.harness import DrillEnv
 from include.drills.results import DrillResult
+from partnership_ads.deployment import connection_type
 from partnership_ads.hooks import PartnershipAdsHook
-from partnership_ads.params import resolve_brands, validate_run_params
+from partnership_ads.params import plan_run
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -41,6 +44,12 @@ OUTCOMES: dict[str, bool] = {}
 DISCOVERY = "partnership-ads-advertisable-content"
 FUTURE = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=3)).isoformat()
 VALID_BRAND = {"business_id": "123", "fb_page_id": "456"}
+# Placeholders the test replaces with the drill's own values (known once its sandbox is up).
+DRILL_BRANDS = "<the drill's brand list>"
+DRILL_BRAND = "<the drill's business_id>"
+CREATOR_CONN = "<a creator's connection>"
+ESCAPE = "partnership-ads-escape"
+WHOLE_RUNS = 4
 
 PARAM_CASES: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
     ("unknown ad_eligibilities enum", {"ad_eligibilities": ["AD_READDY"]}, {}, "ad_eligibilities"),
@@ -76,6 +85,54 @@ PARAM_CASES: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
         "unknown key",
     ),
     ("no brand anywhere", {}, {}, "business_id"),
+    # Issue 11: the trigger is scoped to its deployment (root work/out; brands as the case says).
+    (
+        "output_uri escaping the root with ../",
+        {**VALID_BRAND, "output_uri": f"../../{ESCAPE}"},
+        {},
+        "outside",
+    ),
+    ("output_uri absolute outside the root", {**VALID_BRAND, "output_uri": f"/tmp/{ESCAPE}"}, {}, "outside"),
+    ("output_uri with a NUL byte", {**VALID_BRAND, "output_uri": "codes\x00.csv"}, {}, "NUL"),
+    ("output_uri scheme not allowed", {**VALID_BRAND, "output_uri": "s3://bucket/codes"}, {}, "scheme 's3'"),
+    ("a creator's meta_conn_id", {**VALID_BRAND, "meta_conn_id": CREATOR_CONN}, {}, "creator's connection"),
+    (
+        "the webhook's connection as meta_conn_id",
+        {**VALID_BRAND, "meta_conn_id": "partnership_ads_webhook"},
+        {},
+        "of type 'http', not meta_graph",
+    ),
+    (
+        "a meta_conn_id that does not exist",
+        {**VALID_BRAND, "meta_conn_id": "meta_graph_x"},
+        {},
+        "does not exist",
+    ),
+    (
+        "a creator's meta_conn_id for a listed brand",
+        {"business_id": DRILL_BRAND, "meta_conn_id": CREATOR_CONN},
+        {"PARTNERSHIP_ADS_BRANDS": DRILL_BRANDS},
+        "meta_conn_id",
+    ),
+    (
+        "another meta_graph connection for a listed brand",
+        {"business_id": DRILL_BRAND, "meta_conn_id": "drill_good_conn"},
+        {"PARTNERSHIP_ADS_BRANDS": DRILL_BRANDS},
+        "always uses the listed brand's meta_conn_id",
+    ),
+    (
+        "a business outside the brand list",
+        {"business_id": "999", "fb_page_id": "1"},
+        {"PARTNERSHIP_ADS_BRANDS": DRILL_BRANDS},
+        "not in the deployment's brand list",
+    ),
+    ("a 5 MB search_key", {"search_key": "x" * 5_000_000}, {}, "search_key: at most 100 characters"),
+    (
+        "200,000 partner ids",
+        {"ad_partner_ig_user_ids": ["17841400000000000"] * 200_000},
+        {},
+        "ad_partner_ig_user_ids: at most 100 values",
+    ),
 ]
 
 CONNECTION_CASES: list[tuple[str, str | None, bool, dict[str, Any], str]] = [
@@ -187,13 +244,14 @@ def bad_input_drill(
         yield drill
     drill.keep_evidence()
     created = [c for c in drill.sandbox.ad_codes() if c["origin"] != "seeded"]
-    total = len(PARAM_CASES) + len(CONNECTION_CASES) + len(CALL_CASES) + len(ANSWER_CASES) + 2
+    total = len(PARAM_CASES) + len(CONNECTION_CASES) + len(CALL_CASES) + len(ANSWER_CASES) + WHOLE_RUNS
     passed = sum(OUTCOMES.values())
     DrillResult(
         drill="bad_input",
         trials=len(OUTCOMES),
-        faults=f"{len(PARAM_CASES) + 2} trigger params, {len(CONNECTION_CASES)} connection settings, "
-        f"{len(CALL_CASES)} call arguments, {len(ANSWER_CASES)} API answers; {passed} ended as required",
+        faults=f"{len(PARAM_CASES) + WHOLE_RUNS} trigger params, {len(CONNECTION_CASES)} connection "
+        f"settings, {len(CALL_CASES)} call arguments, {len(ANSWER_CASES)} API answers; "
+        f"{passed} ended as required",
         issued=len(created),
         verdict="PASS" if passed == len(OUTCOMES) == total and not created else "FAIL",
         notes=[case for case, ok in OUTCOMES.items() if not ok][:10],
@@ -215,13 +273,48 @@ def test_bad_trigger_param_fails_validation_naming_it(
     words: str,
 ) -> None:
     OUTCOMES[f"param: {case}"] = False
-    before = len(_graph_calls(bad_input_drill.sandbox))
+    drill = bad_input_drill
+    # The drill's own deployment: its output folder (the output root), and its brand list when the case
+    # says so; connections are the drill's real AIRFLOW_CONN_* variables, read by the real lookup.
+    deployment = {"PARTNERSHIP_ADS_OUTPUT_URI": str(drill.work / "out")}
+    deployment |= {k: drill.env[k] if v == DRILL_BRANDS else v for k, v in environ.items()}
+    params = {k: _materialise(v, drill) for k, v in params.items()}
+    before = len(_graph_calls(drill.sandbox))
+    files_before = _files(drill)
     with pytest.raises(ValueError, match=words) as caught:
-        validate_run_params(params)
-        resolve_brands(params, get_variable=lambda _key: None, environ=environ)
+        plan_run(
+            params,
+            scheduled=False,
+            data_interval_start=None,
+            data_interval_end=None,
+            get_variable=lambda _key: None,
+            environ=deployment,
+            get_connection_type=connection_type,
+        )
     evidence.add_exception(caught.value)
-    assert len(_graph_calls(bad_input_drill.sandbox)) == before
+    assert len(str(caught.value)) < 2000, "the error must not carry the oversized value"
+    assert len(_graph_calls(drill.sandbox)) == before
+    assert _files(drill) == files_before
+    assert not _escaped(drill)
     OUTCOMES[f"param: {case}"] = True
+
+
+def _materialise(value: Any, drill: DrillEnv) -> Any:
+    if value == DRILL_BRAND:
+        return drill.facts["brands"][0]["business_id"]
+    if value == CREATOR_CONN:
+        return f"meta_graph_creator_{drill.facts['creators_with_connection'][0]}"
+    return value
+
+
+def _files(drill: DrillEnv) -> set[str]:
+    """Every file under the drill's work folder but the Airflow home (its database changes on every run)."""
+    return {str(p) for p in drill.work.rglob("*") if "airflow" not in p.relative_to(drill.work).parts[:1]}
+
+
+def _escaped(drill: DrillEnv) -> bool:
+    """Whether anything was written where the escaping output_uri cases point."""
+    return any(p.exists() for p in (drill.work.parent / ESCAPE, drill.work.parent.parent / ESCAPE))
 
 
 def test_a_trigger_the_form_schema_refuses_creates_no_run_and_makes_no_call(
@@ -257,6 +350,36 @@ def test_a_bad_trigger_fails_the_first_task_of_a_real_run_before_any_call(bad_in
     assert not drill.facts["ledger_path"].exists()
     assert not (drill.work / "out").exists()
     OUTCOMES["param: whole DAG run with future dates"] = True
+
+
+@pytest.mark.parametrize(
+    ("case", "conf", "words"),
+    [
+        ("output_uri escaping the root", {"output_uri": f"../../{ESCAPE}"}, "output_uri: "),
+        (
+            "a creator's meta_conn_id for a listed brand",
+            {"business_id": DRILL_BRAND, "meta_conn_id": CREATOR_CONN},
+            "meta_conn_id: ",
+        ),
+    ],
+    ids=["output_uri escape", "creator meta_conn_id"],
+)
+def test_a_trigger_outside_its_scope_fails_the_first_task_before_any_call_or_write(
+    bad_input_drill: DrillEnv, case: str, conf: dict[str, Any], words: str
+) -> None:
+    OUTCOMES[f"param: whole DAG run with {case}"] = False
+    drill = bad_input_drill
+    drill.sandbox.control("DELETE", "requests")
+    run = drill.run_dag(f"scope-{len(OUTCOMES)}", {k: _materialise(v, drill) for k, v in conf.items()})
+    log = run.log_path.read_text(errors="replace")
+    assert run.state == "failed", run.tries
+    assert run.tries["resolve_brands"] == ["failed"], run.tries
+    assert f"Invalid parameter: {words}" in log
+    assert _graph_calls(drill.sandbox) == []
+    assert not drill.facts["ledger_path"].exists()
+    assert not (drill.work / "out").exists()
+    assert not _escaped(drill)
+    OUTCOMES[f"param: whole DAG run with {case}"] = True
 
 
 def _conn(

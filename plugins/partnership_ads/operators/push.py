@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -19,17 +20,46 @@ if TYPE_CHECKING:
     from partnership_ads.sinks import AdCodeSink
 
 
-def default_output_uri() -> str | None:
-    """The files sink's location from deployment settings: Variable, then environment, else None."""
-    from airflow.sdk import Variable
+@dataclass(frozen=True)
+class FilesTarget:
+    """Where the files sink writes in this task.
 
-    from partnership_ads.params import OUTPUT_URI_ENV, OUTPUT_URI_VARIABLE
+    ``output_uri`` is the folder (None: the files sink is not configured), ``root`` the folder it must stay
+    in, ``configured`` whether it is the deployment's configured folder (not one a trigger chose).
+    """
 
-    try:
-        value = Variable.get(OUTPUT_URI_VARIABLE, default=None)
-    except Exception:  # no metadata access (a plain script): fall back to the environment
-        value = None
-    return value or os.environ.get(OUTPUT_URI_ENV) or None
+    output_uri: str | None
+    root: str | None
+    configured: bool
+
+
+def files_target(output_uri: str | None) -> FilesTarget:
+    """The files sink's folder: a trigger's ``output_uri``, checked again here against the deployment's
+    output root and schemes (the first task checked it already: this is the second line), else the configured
+    folder (Variable ``partnership_ads_output_uri``, else env ``PARTNERSHIP_ADS_OUTPUT_URI``).
+
+    A Variable that cannot be read raises (it is never taken for "not set").
+
+    :raises ValueError: ``output_uri`` resolves outside the root, or uses a scheme the deployment does not
+        allow (the message starts with ``output_uri``).
+    """
+    from partnership_ads.deployment import get_variable
+    from partnership_ads.params import (
+        canonical_location,
+        configured_output_uri,
+        output_root,
+        output_schemes,
+        resolve_output_uri,
+    )
+
+    configured = configured_output_uri(get_variable=get_variable, environ=os.environ)
+    if not output_uri:
+        return FilesTarget(configured, configured, True)
+    root = output_root(get_variable=get_variable, environ=os.environ)
+    folder = resolve_output_uri(
+        output_uri, root=root, schemes=output_schemes(get_variable=get_variable, environ=os.environ)
+    )
+    return FilesTarget(folder, root, configured is not None and canonical_location(configured) == folder)
 
 
 def deliver_pending(
@@ -43,7 +73,9 @@ def deliver_pending(
 ) -> tuple[dict[str, int], dict[str, str]]:
     """Deliver a brand's pending records to each sink; returns ``(delivered per sink, errors per sink)``.
 
-    A sink that raises keeps its remaining records pending and does not stop the other sinks.
+    What is pending is what the sink's destination (``sink.destination``) has not received: a files sink
+    pointed at a trigger's folder gets the brand's codes there, and the configured folder still gets them on
+    the next normal run. A sink that raises keeps its remaining records pending and does not stop the others.
     """
     from partnership_ads.sinks import DeliveryContext
 
@@ -51,14 +83,17 @@ def deliver_pending(
     delivered: dict[str, int] = {}
     errors: dict[str, str] = {}
     for sink in sinks:
-        pending = ledger.pending_deliveries(business_id, sink.name)
+        destination = sink.destination
+        if sink.at_configured_destination:
+            ledger.adopt_legacy_deliveries(business_id, sink.name, destination)
+        pending = ledger.pending_deliveries(business_id, sink.name, destination=destination)
         delivered[sink.name] = 0
         log.info("Sink %s: %s record(s) pending for business %s", sink.describe(), len(pending), business_id)
         try:
             for start in range(0, len(pending), max(1, sink.batch_size)):
                 batch = pending[start : start + sink.batch_size]
                 sink.deliver(batch, context)
-                ledger.mark_delivered(sink.name, batch, run_id=run_id)
+                ledger.mark_delivered(sink.name, batch, destination=destination, run_id=run_id)
                 delivered[sink.name] += len(batch)
                 log.info(
                     "Sink %s: batch of %s delivered (%s/%s)",
@@ -91,8 +126,10 @@ class PushAdCodesOperator(BaseOperator):
     :param business_id: the brand.
     :param sinks: names to deliver to (``sql``, ``webhook``, ``files``); None or empty: every configured sink
         (sql always; webhook when ``webhook_conn_id`` exists; files when an output location is set).
-    :param output_uri: files sink folder (local path or URL); default: Variable ``partnership_ads_output_uri``
-        or env ``PARTNERSHIP_ADS_OUTPUT_URI``.
+    :param output_uri: files sink folder (local path or URL), which must resolve inside the deployment's
+        output root (Variable ``partnership_ads_output_root``, default the configured folder) with an allowed
+        scheme; its deliveries are recorded under that folder. Default: the configured folder, Variable
+        ``partnership_ads_output_uri`` or env ``PARTNERSHIP_ADS_OUTPUT_URI``.
     :param file_format: ``csv``, ``parquet`` or ``jsonl``.
     :param dry_run: report what is pending, deliver nothing.
     """
@@ -132,24 +169,34 @@ class PushAdCodesOperator(BaseOperator):
         from partnership_ads.sinks import FileSink, build_sinks
 
         business_id = str(self.business_id)
-        ledger = Ledger.from_conn_id(self.ledger_conn_id)
-        ledger.migrate()
         try:
+            # Before the ledger is opened: a folder outside the root fails the task with nothing written.
+            target = files_target(self.output_uri)
             sinks = build_sinks(
                 list(self.sinks) if self.sinks else None,
                 sql_conn_id=self.sql_conn_id,
                 sql_table=self.sql_table,
                 webhook_conn_id=self.webhook_conn_id,
-                output_uri=self.output_uri or default_output_uri(),
+                output_uri=target.output_uri,
                 file_format=self.file_format or "csv",
+                output_root=target.root,
+                output_uri_configured=target.configured,
             )
         except ValueError as exc:
             from airflow.sdk.exceptions import AirflowFailException
 
             raise AirflowFailException(str(exc)) from None
+        ledger = Ledger.from_conn_id(self.ledger_conn_id)
+        ledger.migrate()
         self.log.info("Business %s: sinks %s", business_id, ", ".join(s.describe() for s in sinks))
         if self.dry_run:
-            pending = {s.name: len(ledger.pending_deliveries(business_id, s.name)) for s in sinks}
+            for sink in sinks:
+                if sink.at_configured_destination:  # bookkeeping only (migration 0004), nothing is sent
+                    ledger.adopt_legacy_deliveries(business_id, sink.name, sink.destination)
+            pending = {
+                s.name: len(ledger.pending_deliveries(business_id, s.name, destination=s.destination))
+                for s in sinks
+            }
             self.log.info("Dry run: nothing delivered; pending per sink %s", pending)
             return {"business_id": business_id, "delivered": {}, "pending": pending, "sinks": [], "files": []}
         delivered, errors = deliver_pending(

@@ -35,12 +35,17 @@ def build_sinks(
     webhook_conn_id: str = DEFAULT_WEBHOOK_CONN_ID,
     output_uri: str | None = None,
     file_format: str = "csv",
+    output_root: str | None = None,
+    output_uri_configured: bool = True,
 ) -> list[AdCodeSink]:
     """The sinks a run delivers to.
 
     With no selection: every configured sink (the SQL table always; the webhook when its connection exists;
     files when ``output_uri`` is set). A selection narrows that; naming a sink that is not configured raises
     ValueError saying what to configure.
+
+    :param output_root: the folder the files sink must stay in (default: ``output_uri`` itself).
+    :param output_uri_configured: False when ``output_uri`` is a trigger's choice, not the configured folder.
     """
     from partnership_ads.ledger import connection_exists
 
@@ -62,7 +67,14 @@ def build_sinks(
                 )
         elif name == "files":
             if output_uri:
-                sinks.append(FileSink(output_uri=output_uri, file_format=file_format))
+                sinks.append(
+                    FileSink(
+                        output_uri=output_uri,
+                        file_format=file_format,
+                        root=output_root,
+                        at_configured_destination=output_uri_configured,
+                    )
+                )
             elif selection:
                 raise ValueError(
                     "sinks: 'files' was selected but no output location is set; pass output_uri or set the "

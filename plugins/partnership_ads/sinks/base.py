@@ -2,9 +2,11 @@
 
 A sink receives :class:`~partnership_ads.ledger.DeliveryRecord` batches (active codes and revocations, told
 apart by ``record.state``) and either takes all of a batch or raises. The push operator records delivery per
-sink in the ledger's outbox only after ``deliver`` returns, so a failed sink is retried later without
-re-sending anything to the sinks that already have it. Sinks must therefore accept a batch twice (a crash
-between ``deliver`` and the outbox write): upserts, idempotency keys, and rewrite-in-place files do.
+sink and destination (:attr:`AdCodeSink.destination`) in the ledger's outbox only after ``deliver`` returns,
+so a failed sink is retried later without re-sending anything to the sinks that already have it, and a sink
+pointed somewhere else (a trigger's ``output_uri``) never takes what its configured destination is owed.
+Sinks must therefore accept a batch twice (a crash between ``deliver`` and the outbox write): upserts,
+idempotency keys, and rewrite-in-place files do.
 """
 
 from __future__ import annotations
@@ -54,6 +56,21 @@ class AdCodeSink(ABC):
     name: ClassVar[str]
     #: How many records one :meth:`deliver` call takes at most (the outbox is updated after each call).
     batch_size: int = 500
+    #: Whether this sink delivers to its configured destination (not to one a trigger chose): only then may
+    #: it adopt the outbox records from before destinations were tracked (ledger migration 0004).
+    at_configured_destination: bool = True
+
+    @property
+    def destination(self) -> str:
+        """Where this sink delivers, as the outbox keys it (never a secret; stable across runs).
+
+        Default: the connection id (``conn_id``) of a sink that delivers through one connection, such as the
+        webhook. A sink with more to its destination (a table, a folder) overrides this.
+        """
+        conn_id = getattr(self, "conn_id", None)
+        if not conn_id:
+            raise NotImplementedError(f"{type(self).__name__} must define its destination")
+        return str(conn_id)
 
     @abstractmethod
     def deliver(self, records: Sequence[DeliveryRecord], context: DeliveryContext) -> None:

@@ -87,6 +87,11 @@ class SqlTableSink(AdCodeSink):
             replace_index=["business_id", "content_id"],
         )
 
+    @property
+    def destination(self) -> str:
+        """``<connection id>:<table>``: another table, or another database, is another destination."""
+        return f"{self.conn_id}:{self.table}"
+
     def describe(self) -> str:
         """Table and connection id."""
         return f"sql table {self.table} (connection {self.conn_id})"

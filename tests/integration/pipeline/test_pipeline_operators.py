@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from include.demo import DEMO_WEBHOOK_SECRET
 from partnership_ads.ledger import ClaimKind
@@ -167,3 +168,72 @@ def test_revoke_deletes_the_code_and_tells_the_sinks(pipeline: Pipeline) -> None
         ).fetchone()
     assert state == ("revoked",)
     assert pipeline.issue(pipeline.fetch(run_id="manual__3"), run_id="manual__3")["counts"]["issued"] == 0
+
+
+def _csv_codes(folder: Path) -> set[str]:
+    return {
+        line.split(",")[1] for path in folder.rglob("*.csv") for line in path.read_text().splitlines()[1:]
+    }
+
+
+def test_a_trigger_folder_gets_the_codes_and_the_configured_folder_still_gets_them_all(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.issue(pipeline.fetch())
+    manual = pipeline.push(output_uri="manual", sinks=["files"])
+    configured = pipeline.push(run_id="scheduled__2", sinks=["files"])
+    codes = {c.content_id for c in pipeline.ledger.codes(states=["issued", "harvested"])}
+    assert manual["delivered"]["files"] == configured["delivered"]["files"] == len(codes) > 0
+    assert _csv_codes(pipeline.out / "manual") == codes
+    assert _csv_codes(pipeline.out / pipeline.brand["business_id"]) == codes
+    assert pipeline.push(run_id="scheduled__3", sinks=["files"])["delivered"]["files"] == 0
+
+
+@pytest.mark.parametrize("output_uri", ["../escape", "/tmp/partnership-ads-escape", "s3://bucket/codes"])
+def test_push_refuses_a_folder_outside_the_output_root_with_nothing_written(
+    pipeline: Pipeline, output_uri: str
+) -> None:
+    pipeline.issue(pipeline.fetch())
+    before = set(pipeline.out.parent.rglob("*"))
+    with pytest.raises(AirflowFailException, match=r"^output_uri"):
+        pipeline.push(output_uri=output_uri)
+    assert set(pipeline.out.parent.rglob("*")) == before
+    assert not Path("/tmp/partnership-ads-escape").exists()
+    assert pipeline.ledger.deliveries() == []
+    assert pipeline.sandbox.webhook_deliveries() == []
+
+
+def _deletes(pipeline: Pipeline) -> list[dict]:
+    return [r for r in pipeline.sandbox.requests_log() if r.get("method") == "DELETE"]
+
+
+def test_revoke_refuses_media_of_no_listed_brand_before_any_delete(pipeline: Pipeline) -> None:
+    pipeline.issue(pipeline.fetch())
+    media_id = pipeline.ledger.codes(states=["issued"])[0].content_id
+    op = RevokeAdCodesOperator(task_id="revoke", media_ids=[media_id, "17999999999999999"])
+    with pytest.raises(AirflowFailException, match="17999999999999999 is unknown to the ledger"):
+        op.execute(context("manual__revoke"))
+    assert _deletes(pipeline) == []
+    assert pipeline.ledger.code(media_id).state == "issued"
+
+
+def test_revoke_refuses_a_connection_other_than_the_listed_brands(pipeline: Pipeline) -> None:
+    pipeline.issue(pipeline.fetch())
+    media_id = pipeline.ledger.codes(states=["issued"])[0].content_id
+    other = pipeline.facts["brands"][1]["meta_conn_id"]
+    op = RevokeAdCodesOperator(task_id="revoke", media_ids=[media_id], meta_conn_id=other)
+    with pytest.raises(AirflowFailException, match=f"meta_conn_id: '{other}' is not the connection"):
+        op.execute(context("manual__revoke"))
+    assert _deletes(pipeline) == []
+
+
+def test_revoke_without_a_brand_list_refuses_the_webhooks_connection(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline.issue(pipeline.fetch())
+    media_id = pipeline.ledger.codes(states=["issued"])[0].content_id
+    monkeypatch.delenv("PARTNERSHIP_ADS_BRANDS")
+    op = RevokeAdCodesOperator(task_id="revoke", media_ids=[media_id], meta_conn_id="partnership_ads_webhook")
+    with pytest.raises(AirflowFailException, match="is of type 'http', not meta_graph"):
+        op.execute(context("manual__revoke"))
+    assert _deletes(pipeline) == []

@@ -89,3 +89,32 @@ def test_default_sinks_are_sql_plus_what_is_configured(
 def test_selecting_an_unconfigured_sink_says_what_to_configure(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="output_uri"):
         build_sinks(["files"])
+
+
+def test_each_sink_names_its_destination_for_the_outbox(tmp_path: Path) -> None:
+    from partnership_ads.sinks import WebhookSink
+
+    assert FileSink(output_uri=str(tmp_path / "x" / ".." / "out")).destination == str(
+        tmp_path.resolve() / "out"
+    )
+    assert SqlTableSink(conn_id="db", table="s.codes").destination == "db:s.codes"
+    assert WebhookSink(conn_id="hook").destination == "hook"
+
+
+def test_the_file_sink_refuses_a_folder_outside_its_root_when_built(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"^output_uri: .* is outside the files sink's root"):
+        FileSink(output_uri=str(tmp_path / "elsewhere"), root=str(tmp_path / "out"))
+
+
+def test_the_file_sink_writes_nothing_through_a_link_planted_after_validation(tmp_path: Path) -> None:
+    root = tmp_path / "out"
+    manual = root / "manual"
+    manual.mkdir(parents=True)
+    sink = FileSink(output_uri=str(manual), root=str(root), at_configured_destination=False)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (manual / CONTEXT.business_id).symlink_to(outside, target_is_directory=True)
+    with pytest.raises(ValueError, match="outside the files sink's root"):
+        sink.deliver([_record("1", "A")], CONTEXT)
+    assert list(outside.iterdir()) == []
+    assert sink.written == []
