@@ -49,11 +49,12 @@ def _issue_kwargs(fetched: dict[str, Any]) -> dict[str, Any]:
         "fb_page_id": fetched["fb_page_id"],
         "ig_user_id": fetched["ig_user_id"],
         "meta_conn_id": fetched["meta_conn_id"],
+        "ledger_id": fetched["ledger_id"],
     }
 
 
 def _push_kwargs(issued: dict[str, Any]) -> dict[str, Any]:
-    return {"business_id": issued["business_id"]}
+    return {"business_id": issued["business_id"], "ledger_id": issued["ledger_id"]}
 
 
 with DAG(
@@ -78,9 +79,10 @@ with DAG(
     tags=["partnership_ads", "meta"],
 ) as dag:
 
-    @task(retries=0)
+    @task
     def resolve_brands() -> list[dict[str, Any]]:
-        """Validate the trigger's parameters and list the brands to serve (fails at once on a bad value)."""
+        """Validate the trigger's parameters and list the brands to serve (fails at once on a bad value);
+        read the ledger's identity, which every later task checks before any side effect."""
         from airflow.sdk import Variable
         from airflow.sdk.exceptions import AirflowFailException
 
@@ -99,12 +101,22 @@ with DAG(
             )
         except ValueError as exc:
             raise AirflowFailException(f"Invalid parameter: {exc}") from None
+        from partnership_ads.ledger import Ledger
+
+        # Unreadable or absent where no embedded ledger is allowed: the task fails (and is retried) here,
+        # before any Graph call.
+        with Ledger.from_conn_id() as ledger:
+            ledger.migrate()
+            ledger_id = ledger.identity()
+        brands = [{**brand, "ledger_id": ledger_id} for brand in brands]
         plan = brands[0]
         log.info(
-            "%s run serving %s brand(s) from the %s; discovery filters %s%s; pending items re-examined: %s",
+            "%s run serving %s brand(s) from the %s on ledger %s; discovery filters %s%s; pending items "
+            "re-examined: %s",
             "Scheduled" if scheduled else "Manual",
             len(brands),
             source,
+            ledger_id,
             plan["filters"],
             f" in {plan['partitions']} parallel windows" if plan["partitions"] > 1 else "",
             "yes" if plan["recheck_pending"] else "no",
@@ -145,6 +157,7 @@ with DAG(
             log.info("%s", line)
         ledger = Ledger.from_conn_id()
         ledger.migrate()
+        ledger.check_identity(next((r["ledger_id"] for r in issued if r and r.get("ledger_id")), None))
         record_summary(ledger, get_current_context()["run_id"], summary)
         return summary
 

@@ -409,7 +409,6 @@ class Ledger:
                 )
             log.info("Ledger migration %s applied", path.name)
             applied.append(version)
-        self.identity()
         return applied
 
     def _apply(self, cur: Any, statement: str) -> None:

@@ -730,7 +730,7 @@ def schedule(environ: Mapping[str, str]) -> str:
     return environ.get(SCHEDULE_ENV, "").strip() or DEFAULT_SCHEDULE
 
 
-def _setting(
+def _sourced_setting(
     variable: str, env: str, *, get_variable: Callable[[str], str | None], environ: Mapping[str, str]
 ) -> tuple[str | None, str]:
     """A deployment setting's raw value and where it came from (Variable first, then the environment)."""
@@ -750,7 +750,7 @@ def lookback_days(*, get_variable: Callable[[str], str | None], environ: Mapping
 
     :raises ValueError: naming the setting when it is not a whole number from 1 to 3650.
     """
-    raw, source = _setting(
+    raw, source = _sourced_setting(
         LOOKBACK_DAYS_VARIABLE, LOOKBACK_DAYS_ENV, get_variable=get_variable, environ=environ
     )
     if raw is None:
@@ -775,7 +775,7 @@ def scheduled_default_filters(
 
     :raises ValueError: naming the setting when it is not a JSON object of valid filters.
     """
-    raw, source = _setting(
+    raw, source = _sourced_setting(
         SCHEDULED_FILTERS_VARIABLE, SCHEDULED_FILTERS_ENV, get_variable=get_variable, environ=environ
     )
     if raw is None:

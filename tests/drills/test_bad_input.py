@@ -285,8 +285,6 @@ def test_bad_trigger_param_fails_validation_naming_it(
         plan_run(
             params,
             scheduled=False,
-            data_interval_start=None,
-            data_interval_end=None,
             get_variable=lambda _key: None,
             environ=deployment,
             get_connection_type=connection_type,

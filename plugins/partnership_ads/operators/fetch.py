@@ -94,6 +94,7 @@ class FetchAdvertisableContentOperator(BaseOperator):
         page_size: int = 50,
         partitions: int = 1,
         recheck_pending: bool = False,
+        ledger_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         if kwargs.get("retry_policy") is None:
@@ -111,6 +112,7 @@ class FetchAdvertisableContentOperator(BaseOperator):
         self.page_size = page_size
         self.partitions = partitions
         self.recheck_pending = recheck_pending
+        self.ledger_id = ledger_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Fetch every page; returns the summary dict described in the class docstring."""
@@ -127,6 +129,7 @@ class FetchAdvertisableContentOperator(BaseOperator):
         hook = PartnershipAdsHook(meta_conn_id=self.meta_conn_id)
         ledger = Ledger.from_conn_id(self.ledger_conn_id)
         ledger.migrate()
+        ledger_id = ledger.check_identity(self.ledger_id, conn_id=self.ledger_conn_id)
         root = Path(self.snapshot_root) if self.snapshot_root else default_snapshot_root()
         path = root / business_id / f"{safe_run_id(run_id)}.parquet"
         fields = f"{DEFAULT_FIELDS},{self.fields}" if self.fields else DEFAULT_FIELDS
@@ -200,6 +203,7 @@ class FetchAdvertisableContentOperator(BaseOperator):
             "items": writer.rows,
             "pages": pages,
             "looked_up": len(rechecked or ()),
+            "ledger_id": ledger_id,
             "by_platform": dict(sorted(by_platform.items())),
             "by_ad_eligibility": dict(sorted(by_eligibility.items())),
         }

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from airflow.sdk import Context
 
-    from partnership_ads.ledger import Ledger
+    from partnership_ads.ledger import DeliveryRecord, Ledger
     from partnership_ads.sinks import AdCodeSink
 
 
@@ -62,6 +62,28 @@ def files_target(output_uri: str | None) -> FilesTarget:
     return FilesTarget(folder, root, configured is not None and canonical_location(configured) == folder)
 
 
+def still_current(ledger: Ledger, batch: Sequence[DeliveryRecord], *, log: Any) -> list[DeliveryRecord]:
+    """The records of ``batch`` whose code and state are still the ledger's, read just before sending.
+
+    Revocation is final: a code revoked (or replaced) since the batch was read is never delivered as it was.
+    """
+    rows = ledger.codes_for([r.content_id for r in batch])
+    kept: list[DeliveryRecord] = []
+    for record in batch:
+        row = rows.get(record.content_id)
+        state = None if row is None else ("revoked" if row.state == "revoked" else "active")
+        if row is not None and row.ad_code == record.ad_code and state == record.state:
+            kept.append(record)
+        else:
+            log.warning(
+                "Media %s changed since this push read it (now %s): not delivered as %s",
+                record.content_id,
+                state or "without a code",
+                record.state,
+            )
+    return kept
+
+
 def deliver_pending(
     ledger: Ledger,
     sinks: Sequence[AdCodeSink],
@@ -91,7 +113,9 @@ def deliver_pending(
         log.info("Sink %s: %s record(s) pending for business %s", sink.describe(), len(pending), business_id)
         try:
             for start in range(0, len(pending), max(1, sink.batch_size)):
-                batch = pending[start : start + sink.batch_size]
+                batch = still_current(ledger, pending[start : start + sink.batch_size], log=log)
+                if not batch:
+                    continue
                 sink.deliver(batch, context)
                 ledger.mark_delivered(sink.name, batch, destination=destination, run_id=run_id)
                 delivered[sink.name] += len(batch)
@@ -149,6 +173,7 @@ class PushAdCodesOperator(BaseOperator):
         sql_conn_id: str = DEFAULT_LEDGER_CONN_ID,
         sql_table: str = "partnership_ad_codes",
         webhook_conn_id: str = DEFAULT_WEBHOOK_CONN_ID,
+        ledger_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -161,6 +186,7 @@ class PushAdCodesOperator(BaseOperator):
         self.sql_conn_id = sql_conn_id
         self.sql_table = sql_table
         self.webhook_conn_id = webhook_conn_id
+        self.ledger_id = ledger_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Deliver; returns ``{"business_id", "delivered": {sink: n}, "sinks": [...], "files": [...]}``."""
@@ -188,6 +214,7 @@ class PushAdCodesOperator(BaseOperator):
             raise AirflowFailException(str(exc)) from None
         ledger = Ledger.from_conn_id(self.ledger_conn_id)
         ledger.migrate()
+        ledger.check_identity(self.ledger_id, conn_id=self.ledger_conn_id)
         self.log.info("Business %s: sinks %s", business_id, ", ".join(s.describe() for s in sinks))
         if self.dry_run:
             for sink in sinks:

@@ -66,7 +66,7 @@ class RevokeAdCodesOperator(BaseOperator):
 
     def _plan(self, ledger: Ledger, media_ids: list[str], scope: RevokeScope, requested: str | None) -> Plan:
         """``(media_id, business_id, conn_id)`` for every media, or the refusals (nothing is deleted then)."""
-        from partnership_ads.ledger import connection_exists
+        from partnership_ads.connections import connection_exists
 
         plan: list[tuple[str, str, str]] = []
         refused: list[str] = []

@@ -47,7 +47,7 @@ def build_sinks(
     :param output_root: the folder the files sink must stay in (default: ``output_uri`` itself).
     :param output_uri_configured: False when ``output_uri`` is a trigger's choice, not the configured folder.
     """
-    from partnership_ads.ledger import connection_exists
+    from partnership_ads.connections import connection_exists
 
     unknown = sorted(set(selection or ()) - set(SINK_NAMES))
     if unknown:

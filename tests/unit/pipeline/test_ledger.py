@@ -58,8 +58,8 @@ def test_first_claim_is_fresh_and_a_second_owner_sees_it_held(ledger: Ledger) ->
 
 
 def test_claim_on_a_media_with_a_code_returns_the_code(ledger: Ledger) -> None:
-    ledger.claim("1", owner="a", lease_seconds=60)
-    ledger.record_code("1", "CODE", owner="a")
+    fence = ledger.claim("1", owner="a", lease_seconds=60).fence
+    ledger.record_code("1", "CODE", owner="a", fence=fence)
     claim = ledger.claim("1", owner="b", lease_seconds=60)
     assert (claim.kind, claim.ad_code) == (ClaimKind.HAS_CODE, "CODE")
 
@@ -80,22 +80,22 @@ def test_heartbeat_keeps_a_live_claim_from_being_taken(ledger: Ledger, clock: Fa
 
 
 def test_failed_claim_is_recovered_not_fresh(ledger: Ledger) -> None:
-    ledger.claim("1", owner="a", lease_seconds=60)
-    ledger.record_failure("1", owner="a", error="boom")
+    fence = ledger.claim("1", owner="a", lease_seconds=60).fence
+    assert ledger.record_failure("1", owner="a", fence=fence, error="boom")
     assert ledger.code("1").state == CodeState.FAILED
     assert ledger.claim("1", owner="b", lease_seconds=60).kind == ClaimKind.RECOVERED
 
 
 def test_revoked_media_is_not_claimed_again(ledger: Ledger) -> None:
-    ledger.record_code("1", "CODE", owner=None)
+    ledger.harvest("1", "CODE", business_id=BRAND, owner_ig_user_id="9")
     assert ledger.mark_revoked("1")
     assert ledger.claim("1", owner="b", lease_seconds=60).kind == ClaimKind.REVOKED
 
 
 def test_harvest_reports_new_codes_only(ledger: Ledger) -> None:
-    assert ledger.harvest("1", "CODE", business_id=BRAND, owner_ig_user_id="9")
-    assert not ledger.harvest("1", "CODE", business_id=BRAND, owner_ig_user_id="9")
-    assert ledger.harvest("1", "NEWER", business_id=BRAND, owner_ig_user_id="9")
+    assert ledger.harvest("1", "CODE", business_id=BRAND, owner_ig_user_id="9") == "harvested"
+    assert ledger.harvest("1", "CODE", business_id=BRAND, owner_ig_user_id="9") == "already_in_ledger"
+    assert ledger.harvest("1", "NEWER", business_id=BRAND, owner_ig_user_id="9") == "harvested"
     assert ledger.code("1").ad_code == "NEWER"
 
 
@@ -120,8 +120,8 @@ def test_concurrent_claimers_get_exactly_one_fresh_claim(tmp_path: Path) -> None
 
 def test_pending_deliveries_lists_each_code_until_the_sink_has_it(ledger: Ledger) -> None:
     _seen(ledger, "1", "2")
-    ledger.record_code("1", "C1", owner=None)
-    ledger.record_code("2", "C2", owner=None)
+    ledger.harvest("1", "C1", business_id=BRAND, owner_ig_user_id="9")
+    ledger.harvest("2", "C2", business_id=BRAND, owner_ig_user_id="9")
     pending = ledger.pending_deliveries(BRAND, "sql", destination=SQL)
     assert [(r.content_id, r.ad_code, r.state) for r in pending] == [
         ("1", "C1", "active"),
@@ -134,7 +134,7 @@ def test_pending_deliveries_lists_each_code_until_the_sink_has_it(ledger: Ledger
 
 def test_a_new_code_for_a_delivered_media_is_pending_again(ledger: Ledger) -> None:
     _seen(ledger, "1")
-    ledger.record_code("1", "C1", owner=None)
+    ledger.harvest("1", "C1", business_id=BRAND, owner_ig_user_id="9")
     ledger.mark_delivered("sql", ledger.pending_deliveries(BRAND, "sql", destination=SQL), destination=SQL)
     ledger.harvest("1", "C2", business_id=BRAND, owner_ig_user_id="9")
     assert [r.ad_code for r in ledger.pending_deliveries(BRAND, "sql", destination=SQL)] == ["C2"]
@@ -142,7 +142,7 @@ def test_a_new_code_for_a_delivered_media_is_pending_again(ledger: Ledger) -> No
 
 def test_revocation_is_pending_only_for_sinks_that_had_the_code(ledger: Ledger) -> None:
     _seen(ledger, "1")
-    ledger.record_code("1", "C1", owner=None)
+    ledger.harvest("1", "C1", business_id=BRAND, owner_ig_user_id="9")
     ledger.mark_delivered("sql", ledger.pending_deliveries(BRAND, "sql", destination=SQL), destination=SQL)
     ledger.mark_revoked("1")
     assert [r.state for r in ledger.pending_deliveries(BRAND, "sql", destination=SQL)] == ["revoked"]
@@ -201,8 +201,8 @@ def test_a_manual_override_destination_does_not_consume_the_configured_destinati
     ledger: Ledger,
 ) -> None:
     _seen(ledger, "1", "2")
-    ledger.record_code("1", "C1", owner=None)
-    ledger.record_code("2", "C2", owner=None)
+    ledger.harvest("1", "C1", business_id=BRAND, owner_ig_user_id="9")
+    ledger.harvest("2", "C2", business_id=BRAND, owner_ig_user_id="9")
     override = ledger.pending_deliveries(BRAND, "files", destination=OVERRIDE)
     ledger.mark_delivered("files", override, destination=OVERRIDE, run_id="manual__1")
     assert ledger.pending_deliveries(BRAND, "files", destination=OVERRIDE) == []
@@ -215,7 +215,7 @@ def test_a_manual_override_destination_does_not_consume_the_configured_destinati
 
 def test_a_revocation_is_pending_at_every_destination_that_had_the_code(ledger: Ledger) -> None:
     _seen(ledger, "1")
-    ledger.record_code("1", "C1", owner=None)
+    ledger.harvest("1", "C1", business_id=BRAND, owner_ig_user_id="9")
     for destination in (CONFIGURED, OVERRIDE):
         ledger.mark_delivered(
             "files",
@@ -239,7 +239,7 @@ def test_the_outbox_refuses_a_delivery_without_a_destination(ledger: Ledger) -> 
 def ledger_before_0004(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Ledger:
-    """A ledger migrated up to 0003 only, on both databases."""
+    """A ledger with every migration but 0004 (the outbox per destination), on both databases."""
     if request.param == "sqlite":
         ledger = Ledger.from_sqlite_path(tmp_path / "l.db")
     else:
@@ -249,7 +249,7 @@ def ledger_before_0004(
     before = tmp_path / "sql_before_0004"
     before.mkdir()
     for version, path in ledger.migrations():
-        if version < "0004":
+        if version != "0004":
             shutil.copy(path, before / path.name)
     ledger.sql_dir = before
     ledger.migrate()
@@ -262,8 +262,8 @@ def test_deliveries_from_before_0004_belong_to_the_configured_destination_only(
 ) -> None:
     ledger = ledger_before_0004
     _seen(ledger, "1", "2")
-    ledger.record_code("1", "C1", owner=None)
-    ledger.record_code("2", "C2", owner=None)
+    ledger.harvest("1", "C1", business_id=BRAND, owner_ig_user_id="9")
+    ledger.harvest("2", "C2", business_id=BRAND, owner_ig_user_id="9")
     # What version 0003 recorded: files and sql received code 1, keyed by sink name only.
     for sink in ("files", "sql"):
         ledger._execute(
@@ -287,7 +287,7 @@ def test_deliveries_from_before_0004_belong_to_the_configured_destination_only(
 def test_migration_0004_applied_again_sends_nothing_twice(ledger_before_0004: Ledger) -> None:
     ledger = ledger_before_0004
     _seen(ledger, "1")
-    ledger.record_code("1", "C1", owner=None)
+    ledger.harvest("1", "C1", business_id=BRAND, owner_ig_user_id="9")
     ledger._execute(
         "INSERT INTO pa_deliveries (business_id, content_id, sink, ad_code, state, delivered_at, run_id) "
         "VALUES (?, '1', 'files', 'C1', 'active', '2026-05-31T00:00:00.000000Z', NULL)",

@@ -417,8 +417,6 @@ def test_plan_run_refuses_an_output_uri_outside_the_root_before_resolving_brands
         plan_run(
             {**BRAND, "output_uri": "../../etc"},
             scheduled=False,
-            data_interval_start=None,
-            data_interval_end=None,
             get_variable=_no_variable,
             environ={"PARTNERSHIP_ADS_OUTPUT_URI": str(tmp_path / "out")},
             get_connection_type=no_lookup,

@@ -180,7 +180,7 @@ def test_a_redirected_batch_stays_pending_in_the_ledger_and_nothing_is_marked_de
             run_id="r1",
         )
         sqlite_ledger.record_brand_item("111", content_id, "issued", run_id="r1")
-        sqlite_ledger.record_code(content_id, code, owner=None)
+        sqlite_ledger.harvest(content_id, code, business_id="b1", owner_ig_user_id=None)
     receiver.redirect_to(elsewhere.url("/collect"))
     _connection(monkeypatch, receiver.url(PATH))
     log = logging.getLogger("test.push")
@@ -189,7 +189,7 @@ def test_a_redirected_batch_stays_pending_in_the_ledger_and_nothing_is_marked_de
     )
     assert delivered == {"webhook": 0}
     assert "redirect" in errors["webhook"]
-    assert len(sqlite_ledger.pending_deliveries("111", "webhook")) == 2
+    assert len(sqlite_ledger.pending_deliveries("111", "webhook", destination=_sink().destination)) == 2
     assert elsewhere.received == []
 
     receiver.status, receiver.headers = 200, {}  # the receiver is fixed: the next try delivers both, once
@@ -197,7 +197,7 @@ def test_a_redirected_batch_stays_pending_in_the_ledger_and_nothing_is_marked_de
         sqlite_ledger, [_sink()], "111", run_id="r2", dag_id="partnership_ad_codes", log=log
     )
     assert (delivered, errors) == ({"webhook": 2}, {})
-    assert sqlite_ledger.pending_deliveries("111", "webhook") == []
+    assert sqlite_ledger.pending_deliveries("111", "webhook", destination=_sink().destination) == []
 
 
 @pytest.mark.parametrize(
