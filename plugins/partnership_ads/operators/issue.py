@@ -563,6 +563,14 @@ class IssueAdCodesOperator(BaseOperator):
                 retryable=True,
             )
         current = scope.find_ad_code(content_id)
+        recorded = ledger.code(content_id)
+        if recorded is not None and recorded.state == "revoked":
+            self.log.warning(
+                "Media %s: this attempt's claim was lost and the code has since been revoked", content_id
+            )
+            return _Result(
+                content_id, "revoked", "revoked while this attempt's claim was lost; not re-issued"
+            )
         if not current:
             return _Result(
                 content_id,
