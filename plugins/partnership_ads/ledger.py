@@ -115,6 +115,10 @@ class Claim:
     holder: str | None = None
     fence: int = 0
     expires_at: str | None = None
+    #: RECOVERED from a claim left ``issuing``: seconds since its lease ended. Its holder may have sent a POST
+    #: just before it stalled or died; the new owner lets that POST's time-out pass before looking the media
+    #: up and posting (see IssueAdCodesOperator).
+    ended_ago: float | None = None
 
 
 @dataclass(frozen=True)
@@ -552,12 +556,13 @@ class Ledger:
         clock, clock_params = self._lease_end(0)
         rows = self._query(
             "SELECT ad_code, state, claimed_by, claim_expires_at, fence, "  # noqa: S608 - fixed SQL
-            f"CASE WHEN claim_expires_at > {clock} THEN 1 ELSE 0 END FROM pa_ad_codes WHERE content_id = ?",
-            (*clock_params, content_id),
+            f"CASE WHEN claim_expires_at > {clock} THEN 1 ELSE 0 END, {clock} FROM pa_ad_codes "
+            "WHERE content_id = ?",
+            (*clock_params, *clock_params, content_id),
         )
         if not rows:  # deleted between the two statements (a released claim): treat as held, try next time
             return Claim(ClaimKind.HELD, content_id, holder="a concurrent attempt")
-        ad_code, state, holder, expires_at, fence, live = rows[0]
+        ad_code, state, holder, expires_at, fence, live, db_now = rows[0]
         if state in HAS_CODE_STATES and ad_code:
             return Claim(ClaimKind.HAS_CODE, content_id, ad_code=ad_code)
         if state == CodeState.REVOKED:
@@ -589,7 +594,10 @@ class Ledger:
             log.info(
                 "Ledger: claim on %s taken over by %s (fence %s)", content_id, owner, int(fence or 0) + 1
             )
-            return Claim(ClaimKind.RECOVERED, content_id, fence=int(fence or 0) + 1)
+            ended_ago = None
+            if state == CodeState.ISSUING and expires_at:
+                ended_ago = max(0.0, (_parse_iso(db_now) - _parse_iso(expires_at)).total_seconds())
+            return Claim(ClaimKind.RECOVERED, content_id, fence=int(fence or 0) + 1, ended_ago=ended_ago)
         return Claim(ClaimKind.HELD, content_id, holder="a concurrent attempt")
 
     def heartbeat(self, owner: str, *, lease_seconds: float) -> int:

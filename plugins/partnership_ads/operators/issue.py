@@ -460,7 +460,17 @@ class IssueAdCodesOperator(BaseOperator):
                 return _Result(content_id, "claimed_elsewhere", f"claimed by {claim.holder}", row=row)
             try:
                 if claim.kind == ClaimKind.RECOVERED:
-                    # A crashed attempt may have obtained a code it never recorded: look before posting.
+                    # A crashed or stalled attempt may have a POST still in flight: let its time-out pass
+                    # (our heartbeat keeps the claim), then look before posting, so it is found, not doubled.
+                    if claim.ended_ago is not None:
+                        quiet = hook_for(conn_id).settings.timeout - claim.ended_ago
+                        if quiet > 0:
+                            self.log.info(
+                                "Media %s: a lost claim's POST may be in flight; looking it up in %.1fs",
+                                content_id,
+                                quiet,
+                            )
+                            time.sleep(quiet)
                     found = scope.find_ad_code(content_id)
                     if found:
                         if reserved:
