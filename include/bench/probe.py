@@ -115,6 +115,7 @@ def issue(args: argparse.Namespace) -> dict[str, Any]:
 def scheduled(args: argparse.Namespace) -> dict[str, Any]:
     import os
 
+    from partnership_ads.deployment import connection_type
     from partnership_ads.operators import FetchAdvertisableContentOperator, IssueAdCodesOperator
     from partnership_ads.params import plan_run
 
@@ -123,6 +124,7 @@ def scheduled(args: argparse.Namespace) -> dict[str, Any]:
         {**brand, "meta_conn_id": args.meta_conn_id},
         scheduled=True,
         get_variable=lambda _key: None,
+        get_connection_type=connection_type,
         environ=os.environ,
     )
     plan = brands[0]

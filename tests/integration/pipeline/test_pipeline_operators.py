@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 
 from include.demo import DEMO_WEBHOOK_SECRET
+from include.drills.crash import with_graph_timeout
 from partnership_ads.ledger import ClaimKind
-from partnership_ads.operators import RevokeAdCodesOperator
+from partnership_ads.operators import IssueAdCodesOperator, RevokeAdCodesOperator
 from partnership_ads.sinks import verify_signature
 from partnership_ads.snapshot import iter_rows
 from tests.integration.pipeline.conftest import context
@@ -100,12 +103,10 @@ def test_unfinished_claim_is_looked_up_before_any_post(pipeline: Pipeline) -> No
     assert result["counts"]["harvested"] >= 1
 
 
-def test_live_claim_of_another_attempt_is_not_stolen(pipeline: Pipeline) -> None:
-    fetched = pipeline.fetch()
-    ledger = pipeline.ledger
-    ledger.migrate()
-    candidate = next(
-        r
+def _claimable(pipeline: Pipeline, fetched: dict) -> str:
+    """An AD_READY Instagram item without a code whose creator has a connection."""
+    return next(
+        r["content_id"]
         for r in iter_rows(
             fetched["snapshot_path"],
             columns=["content_id", "platform", "ad_eligibility", "ad_code", "author_ig_user_id"],
@@ -115,12 +116,51 @@ def test_live_claim_of_another_attempt_is_not_stolen(pipeline: Pipeline) -> None
         and not r["ad_code"]
         and r["author_ig_user_id"] in pipeline.facts["creators_with_connection"]
     )
-    assert (
-        ledger.claim(candidate["content_id"], owner="other-run", lease_seconds=3600).kind == ClaimKind.FRESH
+
+
+def test_a_live_claim_of_another_attempt_is_not_stolen_and_the_task_defers_instead_of_succeeding(
+    pipeline: Pipeline,
+) -> None:
+    fetched = pipeline.fetch()
+    media_id = _claimable(pipeline, fetched)
+    assert pipeline.ledger.claim(media_id, owner="other-run", lease_seconds=3600).kind == ClaimKind.FRESH
+    with pytest.raises(TaskDeferred) as deferred:
+        pipeline.issue(fetched)
+    assert deferred.value.method_name == "resume_after_claims"
+    assert isinstance(deferred.value.trigger, TimeDeltaTrigger)
+    assert deferred.value.kwargs == {"deferrals": 1}
+    assert media_id not in {c["media_id"] for c in pipeline.created_codes()}
+
+
+def test_items_still_claimed_after_the_last_wait_fail_the_task_naming_them(pipeline: Pipeline) -> None:
+    fetched = pipeline.fetch()
+    media_id = _claimable(pipeline, fetched)
+    pipeline.ledger.claim(media_id, owner="other-run", lease_seconds=3600)
+    b = pipeline.brand
+    op = IssueAdCodesOperator(
+        task_id="issue",
+        snapshot_path=fetched["snapshot_path"],
+        **{k: b[k] for k in ("business_id", "fb_page_id", "ig_user_id", "meta_conn_id")},
     )
+    with pytest.raises(AirflowException, match=f"still claimed by another attempt.*{media_id}"):
+        op.resume_after_claims(context("manual__1"), deferrals=3)
+    assert media_id not in {c["media_id"] for c in pipeline.created_codes()}
+
+
+def test_a_claim_whose_lease_ends_soon_is_waited_out_then_recovered_and_issued_once(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in with_graph_timeout(dict(os.environ), 1.0).items():
+        monkeypatch.setenv(key, value)
+    fetched = pipeline.fetch()
+    media_id = _claimable(pipeline, fetched)
+    pipeline.ledger.claim(media_id, owner="a-dead-run", lease_seconds=2)
     result = pipeline.issue(fetched)
-    assert result["counts"]["claimed_elsewhere"] == 1
-    assert candidate["content_id"] not in {c["media_id"] for c in pipeline.created_codes()}
+    assert result["counts"]["claimed_elsewhere"] == 0
+    assert [p for p in pipeline.posts() if media_id in p["path"]] and len(
+        [p for p in pipeline.posts() if media_id in p["path"]]
+    ) == 1
+    assert pipeline.ledger.code(media_id).state == "issued"
 
 
 def test_failed_sink_gets_every_code_on_the_next_try_and_the_others_none_twice(pipeline: Pipeline) -> None:

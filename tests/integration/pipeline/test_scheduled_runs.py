@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from partnership_ads.deployment import connection_type
 from partnership_ads.params import plan_run
 from partnership_ads.snapshot import iter_rows
 
@@ -25,6 +26,7 @@ def scheduled_plan(pipeline: Pipeline, environ: dict[str, str] | None = None) ->
         {},
         scheduled=True,
         get_variable=lambda _key: None,
+        get_connection_type=connection_type,
         environ={"PARTNERSHIP_ADS_BRANDS": json.dumps([pipeline.brand]), **(environ or {})},
     )
     plan = brands[0]
