@@ -4,12 +4,14 @@ The sandbox is the ground truth of what Meta would hold: every code created, and
 audit checks, per eligible item, that exactly one valid code exists, that it was created at most once, that no
 code was invalidated (in ``rotate`` mode a repeated POST invalidates the previous code), that no POST was sent
 for an item awaiting the creator's authorisation, and that the ledger, the SQL table, the webhook receiver and
-the files all hold that valid code once.
+the files all hold that valid code once. Media revoked on purpose during the drill (``revoked``) are checked
+apart: no valid code at the sandbox, the ledger's row revoked, and every sink's latest record revoked.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import os
 import uuid
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from partnership_ads.ledger import Ledger
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
     from pathlib import Path
 
     from include.drills.harness import DrillEnv
@@ -37,17 +40,17 @@ def open_ledger(drill: DrillEnv) -> Ledger:
     return Ledger.from_sqlite_path(drill.facts["ledger_path"])
 
 
-def sql_sink_rows(ledger: Ledger) -> list[tuple[str, str, str, str]]:
-    """``(business_id, content_id, ad_code, state)`` rows of the SQL sink's table (none: no table yet)."""
+def sql_sink_rows(ledger: Ledger, *, with_time: bool = False) -> list[tuple[str, ...]]:
+    """``(business_id, content_id, ad_code, state)`` rows of the SQL sink's table (none: no table yet), and
+    ``delivered_at`` last when ``with_time``."""
+    columns = "business_id, content_id, ad_code, state" + (", delivered_at" if with_time else "")
     try:
-        rows = ledger.hook.get_records(
-            "SELECT business_id, content_id, ad_code, state FROM partnership_ad_codes"
-        )
+        rows = ledger.hook.get_records(f"SELECT {columns} FROM partnership_ad_codes")  # noqa: S608
     except Exception as exc:  # the table is created on first delivery
         if "partnership_ad_codes" in str(exc) or "does not exist" in str(exc) or "no such table" in str(exc):
             return []
         raise
-    return [(str(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
+    return [tuple(str(v) for v in r) for r in rows]
 
 
 def file_rows(output: Path) -> list[dict[str, str]]:
@@ -66,6 +69,46 @@ def file_rows(output: Path) -> list[dict[str, str]]:
 
             rows.extend(pd.read_parquet(path).astype(str).to_dict("records"))
     return rows
+
+
+def _epoch(stamp: str) -> float:
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def sink_history(
+    drill: DrillEnv,
+    content_id: str,
+    *,
+    sinks: tuple[str, ...] = SINKS,
+    ledger: Ledger | None = None,
+    sql_rows: list[tuple[str, ...]] | None = None,
+) -> dict[str, list[tuple[float, str]]]:
+    """What each sink received for one media, oldest first: ``{sink: [(unix time, state), ...]}``.
+
+    The SQL table keeps one row per media (an upsert); the webhook receiver and the files keep every delivery.
+    ``sql_rows`` (a table outside the ledger's database) carry no time: their entries say 0.
+    """
+    history: dict[str, list[tuple[float, str]]] = {}
+    if "sql" in sinks:
+        if sql_rows is not None:
+            history["sql"] = [(0.0, r[3]) for r in sql_rows if r[1] == content_id]
+        else:
+            table = sql_sink_rows(ledger or open_ledger(drill), with_time=True)
+            history["sql"] = [(_epoch(r[4]), r[3]) for r in table if r[1] == content_id]
+    if "webhook" in sinks:
+        history["webhook"] = sorted(
+            (float(delivery["received_at"]), str(record["state"]))
+            for delivery in drill.sandbox.webhook_deliveries()
+            for record in (delivery.get("body") or {}).get("ad_codes", [])
+            if str(record["content_id"]) == content_id
+        )
+    if "files" in sinks:
+        history["files"] = sorted(
+            (_epoch(row["delivered_at"]), str(row["state"]))
+            for row in file_rows(drill.work / "out")
+            if str(row["content_id"]) == content_id
+        )
+    return history
 
 
 @dataclass
@@ -97,11 +140,14 @@ def audit(
     *,
     sinks: tuple[str, ...] = SINKS,
     ledger: Ledger | None = None,
-    sql_rows: list[tuple[str, str, str, str]] | None = None,
+    sql_rows: list[tuple[str, ...]] | None = None,
+    revoked: Collection[str] = (),
 ) -> Audit:
     """Check the sandbox, the ledger and ``sinks`` against the drill's eligible items (see the module doc).
 
     :param sql_rows: the SQL sink's rows when its table is not in the ledger's database.
+    :param revoked: media the drill revoked on purpose: their deleted code is not counted as invalidated,
+        and they must end revoked everywhere instead of holding a valid code.
     """
     result = Audit()
     codes = drill.sandbox.ad_codes()
@@ -111,12 +157,15 @@ def audit(
         if c["valid"]:
             valid[c["media_id"]].append(c["ad_code"])
     result.issued = sum(created.values())
-    result.invalidated = sum(1 for c in codes if not c["valid"])
-    if result.invalidated:
-        result.problems.append(f"{result.invalidated} code(s) invalidated at the sandbox")
-
     ledger = ledger or open_ledger(drill)
     ledger_codes = {row.content_id: row for row in ledger.codes()}
+    # A code deleted by a revocation is invalid at the sandbox on purpose; any other invalid code counts.
+    deleted = {(media, ledger_codes[media].ad_code) for media in revoked if media in ledger_codes}
+    result.invalidated = sum(
+        1 for c in codes if not c["valid"] and (c["media_id"], c["ad_code"]) not in deleted
+    )
+    if result.invalidated:
+        result.problems.append(f"{result.invalidated} code(s) invalidated at the sandbox")
     if sql_rows is None:
         sql_rows = sql_sink_rows(ledger) if "sql" in sinks else []
     sql_by_key: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -136,7 +185,7 @@ def audit(
         for row in file_rows(drill.work / "out"):
             files_by_key[(str(row["business_id"]), str(row["content_id"]))].append(str(row["ad_code"]))
 
-    expected = drill.expected
+    expected = [e for e in drill.expected if e.content_id not in revoked]
     result.expected = len(expected)
     lost_media: set[tuple[str, str]] = set()
     duplicated_media: set[tuple[str, str]] = set()
@@ -186,7 +235,18 @@ def audit(
         if created[item.content_id]:
             result.posted_awaiting += 1
             result.problems.append(f"{item.content_id}: posted although the creator has no connection")
-    expected_keys = {(e.business_id, e.content_id) for e in expected}
+    for media in revoked:
+        row = ledger_codes.get(media)
+        if valid[media]:
+            result.problems.append(f"{media}: revoked, yet {len(valid[media])} valid code(s) at the sandbox")
+        if row is None or row.state != "revoked":
+            result.problems.append(f"{media}: revoked, but the ledger holds it {row and row.state}")
+        history = sink_history(drill, media, sinks=sinks, ledger=ledger, sql_rows=sql_rows)
+        for sink, records in history.items():
+            if records and records[-1][1] != "revoked":
+                latest = records[-1][1]
+                result.problems.append(f"{media}: revoked, but the {sink} sink's latest record is {latest}")
+    expected_keys = {(e.business_id, e.content_id) for e in drill.expected}
     for key in {*sql_by_key, *files_by_key, *webhook_by_key} - expected_keys:
         result.problems.append(f"{key[0]}/{key[1]}: in a sink but not an eligible item")
     result.lost = len(lost_media)

@@ -173,8 +173,10 @@ class DrillEnv:
 
     # --- DAG runs -------------------------------------------------------------------------------------------
 
-    def dagrun_command(self, conf: dict[str, Any] | None, retry_delay_seconds: float) -> list[str]:
-        cmd = [sys.executable, "-m", "include.drills.dagrun", DAG_ID]
+    def dagrun_command(
+        self, conf: dict[str, Any] | None, retry_delay_seconds: float, dag_id: str = DAG_ID
+    ) -> list[str]:
+        cmd = [sys.executable, "-m", "include.drills.dagrun", dag_id]
         cmd += ["--retry-delay-seconds", str(retry_delay_seconds)]
         if conf:
             cmd += ["--conf", json.dumps(conf)]
@@ -187,13 +189,15 @@ class DrillEnv:
         *,
         retry_delay_seconds: float = 1.0,
         env: dict[str, str] | None = None,
+        dag_id: str = DAG_ID,
     ) -> tuple[subprocess.Popen[bytes], Path, float]:
-        """Start a DAG run in the background; finish it with :meth:`wait_dag`."""
+        """Start a DAG run (of the pipeline, unless ``dag_id`` says another) in the background; finish it
+        with :meth:`wait_dag`."""
         log_path = self.work / "logs" / f"{label}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         handle = log_path.open("wb")
         process = subprocess.Popen(
-            self.dagrun_command(conf, retry_delay_seconds),
+            self.dagrun_command(conf, retry_delay_seconds, dag_id),
             env=env or self.env,
             cwd=ROOT,
             stdout=handle,
@@ -234,10 +238,18 @@ class DrillEnv:
         return result
 
     def run_dag(
-        self, label: str, conf: dict[str, Any] | None = None, *, retry_delay_seconds: float = 1.0
+        self,
+        label: str,
+        conf: dict[str, Any] | None = None,
+        *,
+        retry_delay_seconds: float = 1.0,
+        env: dict[str, str] | None = None,
+        dag_id: str = DAG_ID,
     ) -> DagRunResult:
         """Run the DAG once (``python -m include.drills.dagrun``) and wait for it."""
-        return self.wait_dag(self.start_dag(label, conf, retry_delay_seconds=retry_delay_seconds))
+        return self.wait_dag(
+            self.start_dag(label, conf, retry_delay_seconds=retry_delay_seconds, env=env, dag_id=dag_id)
+        )
 
     def keep_evidence(self) -> Path:
         """Save what the sandbox saw (webhook bodies and headers, request log) under ``work/evidence``.

@@ -79,7 +79,10 @@ def test_a_redirecting_webhook_sends_nothing_elsewhere_and_the_fixed_one_gets_ea
             )
             after_first = time.time()
             ledger = open_ledger(drill)
-            pending = len(ledger.pending_deliveries(brand["business_id"], "webhook"))
+            # The outbox is kept per destination (a webhook's is its connection id).
+            pending = len(
+                ledger.pending_deliveries(brand["business_id"], "webhook", destination=REDIRECTING_CONN_ID)
+            )
             sandbox_during = len(drill.sandbox.webhook_deliveries())
             fixed = zygote.run("push", run_id="redirect", try_number=2, log=logs / "push2.log", **push)
         finally:
