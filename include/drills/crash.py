@@ -25,7 +25,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 ROOT = Path(__file__).resolve().parents[2]
 PROTOCOL = "DRILL-CRASH "
@@ -97,6 +97,18 @@ def serve() -> int:
         exit_code = os.waitstatus_to_exitcode(status)
         print(PROTOCOL + json.dumps({"exit": exit_code}), flush=True)
     return 0
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll ``predicate`` every 5 ms until it holds (True) or ``timeout`` seconds pass (False)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.005)
+    return False
 
 
 def with_graph_timeout(env: Mapping[str, str], seconds: float) -> dict[str, str]:

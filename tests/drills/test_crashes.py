@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from include.drills.audit import audit, open_ledger
-from include.drills.crash import Zygote, with_graph_timeout
+from include.drills.crash import Zygote, wait_for, with_graph_timeout
 from include.drills.results import DrillResult
 
 if TYPE_CHECKING:
@@ -36,15 +36,6 @@ pytestmark = pytest.mark.drill
 TRIALS = 20
 LEASE_SECONDS = 1.0
 MODES = ("after-post", "after-codes", "random")
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.005)
-    return False
 
 
 def test_sigkill_of_the_issuing_task_then_rerun_loses_and_invalidates_nothing(
@@ -113,10 +104,10 @@ def test_sigkill_of_the_issuing_task_then_rerun_loses_and_invalidates_nothing(
                 "issue", run_id=f"trial{trial}", log=logs / f"trial{trial}-killed.log", **issue_kwargs
             )
             if mode == "after-post":
-                landed = _wait_for(lambda: not sandbox.control("GET", "faults").json()["data"])
+                landed = wait_for(lambda: not sandbox.control("GET", "faults").json()["data"])
             elif mode == "after-codes":
                 target = rng.randint(1, 12)
-                landed = _wait_for(
+                landed = wait_for(
                     lambda target=target: (
                         len([c for c in sandbox.ad_codes() if c["origin"] == "created"]) >= target
                     )

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from include.drills.audit import audit
-from include.drills.crash import Zygote, with_graph_timeout
+from include.drills.crash import Zygote, wait_for, with_graph_timeout
 from include.drills.results import DrillResult
 
 if TYPE_CHECKING:
@@ -35,15 +35,6 @@ pytestmark = pytest.mark.drill
 LEASE_SECONDS = 1.0
 POST_HELD_MS = 4000
 GRAPH_TIMEOUT = 8.0  # above the held POST: a lost claim's POST is waited out this long after its lease
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.005)
-    return False
 
 
 def test_a_worker_whose_lease_ends_mid_post_is_fenced_and_nothing_is_posted_twice(
@@ -69,7 +60,7 @@ def test_a_worker_whose_lease_ends_mid_post_is_fenced_and_nothing_is_posted_twic
         pid_a = worker_a.start(
             "issue", run_id="drill_stale", log=logs / "worker_a.log", max_concurrency=1, **issue
         )
-        in_flight = _wait_for(lambda: not sandbox.control("GET", "faults").json()["data"])
+        in_flight = wait_for(lambda: not sandbox.control("GET", "faults").json()["data"])
         os.kill(pid_a, signal.SIGSTOP)  # A's POST is held by the sandbox; A and its heartbeat freeze
         time.sleep(LEASE_SECONDS + 0.5)
         b_exit = worker_b.run(

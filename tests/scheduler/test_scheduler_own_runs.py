@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,8 +32,8 @@ import requests
 
 from include.demo import sandbox_brands
 from include.graph_sandbox.testing import SandboxClient
-from include.topology.native import NativeTopology, TopologyConfig, drop_databases
-from tests.topology.conftest import DAG_ID, AirflowApi, root_conftest
+from include.topology.native import NativeTopology, drop_databases
+from tests.topology.conftest import DAG_ID, AirflowApi, own_topology_config
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -132,22 +131,10 @@ class Scheduled:
 
 @pytest.fixture(scope="module")
 def scheduled(pytestconfig: pytest.Config) -> Iterator[Scheduled]:
-    conftest = root_conftest(pytestconfig)
-    conftest.require_server("PostgreSQL", conftest.POSTGRES_HOST, conftest.POSTGRES_PORT)
-    conftest.require_server("Redis", conftest.REDIS_HOST, conftest.REDIS_PORT)
-    tag = uuid.uuid4().hex[:8]
-    config = TopologyConfig(
-        home=ROOT / ".demo" / "pytest" / f"scheduler-{tag}",
-        metadata_database=f"pa_sched_{tag}_airflow",
-        ledger_database=f"pa_sched_{tag}_ledger",
-        postgres_host=conftest.POSTGRES_HOST,
-        postgres_port=conftest.POSTGRES_PORT,
-        postgres_user=conftest.POSTGRES_USER,
-        redis_host=conftest.REDIS_HOST,
-        redis_port=conftest.REDIS_PORT,
+    config = own_topology_config(
+        pytestconfig,
+        "sched",
         redis_db=REDIS_DB,
-        queue=f"pa_sched_{tag}",
-        worker_names=(f"s1-{tag}", f"s2-{tag}"),
         sandbox_items=ITEMS,
         extra_env={"PARTNERSHIP_ADS_SCHEDULE": "* * * * *", "PARTNERSHIP_ADS_TASK_RETRIES": "0"},
     )

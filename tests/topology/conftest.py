@@ -88,25 +88,38 @@ class RunningTopology:
         return set(self.state.workers)
 
 
-@pytest.fixture(scope="session")
-def native_topology(pytestconfig: pytest.Config) -> Iterator[RunningTopology]:
-    """The whole production topology, started once per session (about 20 s on 2 cores)."""
+def own_topology_config(
+    pytestconfig: pytest.Config, name: str, *, redis_db: int, **settings: Any
+) -> TopologyConfig:
+    """A topology of its own for a test module: unique databases, queue and workers on the real servers
+    (failing, not skipping, under CI=true when PostgreSQL or Redis is missing)."""
     conftest = root_conftest(pytestconfig)
     conftest.require_server("PostgreSQL", conftest.POSTGRES_HOST, conftest.POSTGRES_PORT)
     conftest.require_server("Redis", conftest.REDIS_HOST, conftest.REDIS_PORT)
     tag = uuid.uuid4().hex[:8]
-    config = TopologyConfig(
-        home=ROOT / ".demo" / "pytest" / f"topology-{tag}",
-        metadata_database=f"pa_topo_{tag}_airflow",
-        ledger_database=f"pa_topo_{tag}_ledger",
+    return TopologyConfig(
+        home=ROOT / ".demo" / "pytest" / f"{name}-{tag}",
+        metadata_database=f"pa_{name}_{tag}_airflow",
+        ledger_database=f"pa_{name}_{tag}_ledger",
         postgres_host=conftest.POSTGRES_HOST,
         postgres_port=conftest.POSTGRES_PORT,
         postgres_user=conftest.POSTGRES_USER,
         redis_host=conftest.REDIS_HOST,
         redis_port=conftest.REDIS_PORT,
-        redis_db=TEST_REDIS_DB,
-        queue=f"pa_topo_{tag}",
+        redis_db=redis_db,
+        queue=f"pa_{name}_{tag}",
         worker_names=(f"w1-{tag}", f"w2-{tag}"),
+        **settings,
+    )
+
+
+@pytest.fixture(scope="session")
+def native_topology(pytestconfig: pytest.Config) -> Iterator[RunningTopology]:
+    """The whole production topology, started once per session (about 20 s on 2 cores)."""
+    config = own_topology_config(
+        pytestconfig,
+        "topo",
+        redis_db=TEST_REDIS_DB,
         worker_concurrency=1,
         # Only the runs the tests trigger: an unpaused daily DAG would also get a scheduled run, which would
         # hold the DAG's single active-run slot and issue codes of its own.
