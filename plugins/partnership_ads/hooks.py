@@ -23,6 +23,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.http.hooks.http import HttpHook
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
@@ -44,7 +45,7 @@ from partnership_ads.graph.errors import (
 )
 from partnership_ads.graph.pacing import Pacer
 from partnership_ads.graph.params import MAX_PAGE_SIZE
-from partnership_ads.graph.session import GraphAnswer, build_session, read_answer, send
+from partnership_ads.graph.session import GraphAnswer, read_answer, secure_session, send
 from partnership_ads.graph.settings import ConnectionSettings
 from partnership_ads.graph.usage import parse_usage
 from partnership_ads.provider import CONN_TYPE, HOOK_NAME
@@ -83,6 +84,16 @@ class PartnershipAdsHook(BaseHook):
     One instance holds one ``requests`` session (keep-alive, a pool of up to 32 connections) and may be shared
     by the threads of a concurrent task. A throttling answer pauses every thread using the instance.
 
+    The session comes from an ``HttpHook`` the hook composes (``hook.http``, used through its public
+    ``get_conn`` only): HttpHook provides the connection lookup and the ``requests`` session. As it comes,
+    that session would send every connection extra as an HTTP header (the app secret among them) and the
+    login and password (the access token) as basic auth. Before any request the hook removes those headers,
+    the basic auth and the ``requests`` options HttpHook read, then applies its own: a keep-alive adapter
+    without retries of its own, the validated ``requests`` options, the environment's proxies resolved once
+    (:func:`partnership_ads.graph.session.secure_session`). The credentials travel per request, as
+    ``token_transport`` says. URLs are built from the validated ``settings.base_url`` (https, or http to
+    loopback only), never from HttpHook's ``base_url``, which defaults a bare host to http.
+
     Testing seam: ``_sleep``, ``_monotonic`` and ``_time`` (wall clock, for ``appsecret_time``) and ``_rng``
     (backoff jitter) may be replaced; waits then happen on the fake clock.
 
@@ -109,6 +120,9 @@ class PartnershipAdsHook(BaseHook):
         )
         self._settings: ConnectionSettings | None = None
         self._session: Session | None = None
+        #: The HTTP provider's hook: connection lookup and the session (see :meth:`get_conn`). Its own
+        #: keep-alive adapter is off: the hook mounts one sized for its thread pool on its base URL's scheme.
+        self.http = HttpHook(method="GET", http_conn_id=meta_conn_id, tcp_keep_alive=False)
         #: The discovery edge: walks and lookups (see :class:`partnership_ads.graph.discovery.Discovery`).
         self.discovery = Discovery(self)
         #: The ad-code edge (see :class:`partnership_ads.graph.ad_codes.AdCodes`).
@@ -161,14 +175,19 @@ class PartnershipAdsHook(BaseHook):
     ) -> Session:
         """Return the hook's one shared ``requests`` session, created on first use.
 
-        The session carries no connection extras as headers and no basic auth (see
-        :func:`partnership_ads.graph.session.build_session`); the credentials are added per request.
-        ``headers`` are added only when the session is first created. ``extra_options`` is accepted for
+        The session is ``HttpHook.get_conn``'s, made safe before it is returned: no connection extra as a
+        header and no basic auth (see :func:`partnership_ads.graph.session.secure_session`); the credentials
+        are added per request. ``headers`` are added only when the session is first created (after the extras
+        are removed, so a header sharing an extra's name is still sent). ``extra_options`` is accepted for
         ``HttpHook`` compatibility and ignored: the ``requests`` options come from the connection's extras.
+
+        :raises ValueError: when the connection is unusable (see :attr:`settings`).
         """
         with self._setup_lock:
             if self._session is None:
-                self._session = build_session(self.settings, headers)
+                # Validate (and mask the secrets) before HttpHook reads the connection again.
+                settings = self.settings
+                self._session = secure_session(self.http.get_conn(), settings, headers)
             return self._session
 
     def close(self) -> None:

@@ -1,21 +1,30 @@
 """The HTTP side of the hook: its ``requests`` session, one request, and what its answer tells.
 
-The session is built here from the validated :class:`~partnership_ads.graph.settings.ConnectionSettings`
-rather than by ``HttpHook.get_conn``, which would send every connection extra as an HTTP header (the app
-secret among them) and the login and password (the token) as basic auth. The hook owns the session
-(composition, as ``SlackHook`` owns its ``WebClient``); :func:`send` adds the credentials to each request.
-The hook's request path (retries, pacing) calls :func:`send` and :func:`read_answer` once per attempt.
+The hook composes an ``HttpHook`` (as ``SlackHook`` composes its ``WebClient``) and takes its session from
+the public ``HttpHook.get_conn``: HttpHook provides the connection lookup and a plain ``requests`` session.
+That session is not safe for Graph as it comes: ``get_conn`` sends every connection extra as an HTTP header
+(the app secret among them) and the login and password (the access token) as basic auth.
+:func:`secure_session` therefore takes back out, before any request, every header named after an extra
+(whatever its case), the basic auth and any ``requests`` option HttpHook set, then applies the hook's own:
+the keep-alive adapter (a pool of :data:`POOL_MAXSIZE`, no retries of its own), the ``requests`` options of
+the validated :class:`~partnership_ads.graph.settings.ConnectionSettings` and the environment's proxies,
+resolved once. HttpHook's base URL is not used: every URL comes from ``settings.base_url`` (https, or http to
+loopback only). :func:`send` adds the credentials to each request; the hook's request path (retries, pacing)
+calls :func:`send` and :func:`read_answer` once per attempt.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
+from requests.models import DEFAULT_REDIRECT_LIMIT
+from requests.structures import CaseInsensitiveDict
+from requests.utils import default_headers
 from requests_toolbelt.adapters.socket_options import TCPKeepAliveAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
@@ -51,16 +60,35 @@ class GraphAnswer:
     http_status: int
 
 
-def build_session(settings: ConnectionSettings, headers: dict[str, Any] | None = None) -> requests.Session:
-    """A keep-alive session for ``settings.base_url``: no auth, no extras as headers, no retries of its own.
+def secure_session(
+    session: requests.Session, settings: ConnectionSettings, headers: dict[str, Any] | None = None
+) -> requests.Session:
+    """Make a session built by ``HttpHook.get_conn`` safe for Graph, before its first request.
 
-    Only the ``requests`` options among the extras (``verify``, ``proxies``, ``cert``, ``trust_env``) are
-    applied. With ``trust_env`` (the default) the environment's proxy and CA-bundle settings are resolved
-    once, here: ``requests`` would otherwise re-read every variable of ``os.environ`` on each call, about a
-    millisecond per call with hundreds of ``AIRFLOW_CONN_*`` variables (one per creator).
+    Removed: every header named after one of the connection's extras (``settings.extra_names``, matched
+    whatever its case; a ``requests`` default header an extra overwrote gets its default value back), the
+    basic auth of the login and password, and the ``requests`` options HttpHook read from the extras
+    (``proxies``/``proxy``, ``stream``, ``verify``/``verify_ssl``, ``cert``, ``max_redirects``,
+    ``trust_env``). The session is then configured as for a fresh ``requests.Session``: the keep-alive
+    adapter for ``settings.base_url``'s scheme (up to :data:`POOL_MAXSIZE` connections, no retries of its
+    own), ``headers``, the hook's ``User-Agent`` and ``Accept``, and only the ``requests`` options among the
+    extras (``verify``, ``proxies``, ``cert``, ``trust_env``). With ``trust_env`` (the default) the
+    environment's proxy and CA-bundle settings are resolved once, here: ``requests`` would otherwise re-read
+    every variable of ``os.environ`` on each call, about a millisecond per call with hundreds of
+    ``AIRFLOW_CONN_*`` variables (one per creator).
+
+    :raises ValueError: when the session carries a header that is neither a ``requests`` default nor named
+        after an extra (the connection changed between the two reads): it is never sent.
     """
-    session = requests.Session()
+    session.headers = _without_extras(session.headers, settings.extra_names, settings.conn_id)
     session.auth = None
+    # A fresh requests.Session's values: HttpHook may have set each from the extras.
+    session.proxies = {}
+    session.stream = False
+    session.verify = True
+    session.cert = None
+    session.max_redirects = DEFAULT_REDIRECT_LIMIT
+    session.trust_env = True
     adapter = TCPKeepAliveAdapter(**KEEP_ALIVE, pool_connections=4, pool_maxsize=POOL_MAXSIZE, max_retries=0)
     session.mount(f"{urlsplit(settings.base_url).scheme}://", adapter)
     if headers:
@@ -82,6 +110,31 @@ def build_session(settings: ConnectionSettings, headers: dict[str, Any] | None =
         session.verify = resolved["verify"]
         session.trust_env = False
     return session
+
+
+def _without_extras(
+    headers: MutableMapping[str, Any], extra_names: tuple[str, ...], conn_id: str
+) -> CaseInsensitiveDict:
+    """``headers`` without those named after a connection extra, in their order; defaults keep their place."""
+    extras = {name.lower() for name in extra_names}
+    defaults = {name.lower(): (name, value) for name, value in default_headers().items()}
+    kept: CaseInsensitiveDict = CaseInsensitiveDict()
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered not in extras:
+            kept[name] = value
+        elif lowered in defaults:
+            # HttpHook's update overwrote the default in place: restore it, as a fresh session sends it.
+            default_name, default_value = defaults[lowered]
+            kept[default_name] = default_value
+    unexpected = sorted(name for name in kept if name.lower() not in defaults)
+    if unexpected:
+        raise ValueError(
+            f"connection {conn_id!r}: the HTTP session carries headers {', '.join(unexpected)} that are "
+            "neither requests defaults nor extras of the connection as the hook read it; refusing to send "
+            "them. Did the connection change while the hook read it? Retry the task"
+        )
+    return kept
 
 
 def send(

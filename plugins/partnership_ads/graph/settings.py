@@ -50,6 +50,8 @@ class ConnectionSettings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     requests_options: tuple[tuple[str, Any], ...] = ()
     ignored_extras: tuple[str, ...] = ()
+    #: Every extra's name, as written: ``HttpHook.get_conn`` sends each as a header unless removed.
+    extra_names: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return (
@@ -154,6 +156,7 @@ class ConnectionSettings:
             retry=retry,
             requests_options=requests_options,
             ignored_extras=ignored,
+            extra_names=tuple(sorted(str(name) for name in extra)),
         )
 
 

@@ -6,6 +6,10 @@ import base64
 import inspect
 from typing import TYPE_CHECKING
 
+from airflow.providers.http.hooks.http import HttpHook
+from requests_toolbelt.adapters.socket_options import TCPKeepAliveAdapter
+
+from partnership_ads.graph.session import POOL_MAXSIZE
 from partnership_ads.hooks import DiscoveryScope, PartnershipAdsHook
 
 if TYPE_CHECKING:
@@ -39,6 +43,49 @@ def test_extras_and_login_never_reach_the_wire_and_the_token_travels_as_oauth(
     assert base64.b64encode(f"someone:{TOKEN}".encode()).decode() not in str(request.headers)
     assert request.path.startswith(f"/v24.0/{BUSINESS}/partnership-ads-advertisable-content?")
     assert "appsecret_proof=" in request.path
+
+
+def test_the_session_comes_from_a_composed_http_hook_on_the_same_connection(make_hook) -> None:
+    hook = make_hook("https://graph.example.test")
+    assert isinstance(hook.http, HttpHook)
+    assert not isinstance(hook, HttpHook)
+    assert hook.http.http_conn_id == hook.meta_conn_id
+
+
+def test_a_bare_host_is_served_over_https_by_the_hooks_own_adapter(make_hook) -> None:
+    # HttpHook's base_url would default a bare host to http://; the hook builds its URLs from its settings.
+    hook = make_hook("graph.example.test")
+    session = hook.get_conn()
+    assert hook.settings.url("1/edge") == "https://graph.example.test/v25.0/1/edge"
+    adapter = session.get_adapter("https://graph.example.test/v25.0/1/edge")
+    assert isinstance(adapter, TCPKeepAliveAdapter)
+    assert adapter._pool_maxsize == POOL_MAXSIZE
+    assert adapter.max_retries.total == 0
+
+
+def test_extras_named_like_headers_never_reach_the_wire_and_the_headers_match_a_bare_connection(
+    make_hook, recording_server: RecordingServer
+) -> None:
+    # HttpHook.get_conn sends each of these as a header, and the login and token as basic auth.
+    leaky = make_hook(
+        recording_server.url,
+        login="someone",
+        extra={
+            "X-Custom": "s3cret",
+            "app_secret": APP_SECRET,
+            "accept-encoding": "identity",
+            "stream": True,
+            "max_redirects": 1,
+        },
+    )
+    bare = make_hook(recording_server.url)
+    lookup(leaky)
+    lookup(bare)
+    sent, expected = recording_server.received
+    assert "s3cret" not in str(sent.headers)
+    assert APP_SECRET not in str(sent.headers)
+    assert "x-custom" not in {name.lower() for name in sent.headers}
+    assert list(sent.headers.items()) == list(expected.headers.items())  # names, values and order
 
 
 def test_headers_given_to_get_conn_are_sent_with_the_hooks_user_agent(
