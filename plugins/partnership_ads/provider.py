@@ -2,15 +2,19 @@
 
 Airflow adds connection types only from an installed distribution's ``apache_airflow_provider`` entry point
 (declared in pyproject.toml). This module must stay import-light: Airflow imports it while it is itself
-initialising, so it may import nothing from Airflow or from the rest of this package.
+initialising, so it imports nothing from Airflow, and from this package only
+:mod:`partnership_ads.graph.defaults` (which imports nothing).
 
-The extra field names below are a contract shared with :mod:`partnership_ads.hooks` (``ConnectionSettings``)
-and with every ``AIRFLOW_CONN_*`` variable in the project.
+The extra field names below are a contract shared with :mod:`partnership_ads.graph.settings`
+(``ConnectionSettings``) and with every ``AIRFLOW_CONN_*`` variable in the project; their defaults are
+defined once, in :mod:`partnership_ads.graph.defaults`.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from partnership_ads.graph import defaults
 
 PACKAGE_NAME = "partnership-ads-airflow"
 CONN_TYPE = "meta_graph"
@@ -26,7 +30,7 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     "api_version": _field(
         "API version",
         "Graph API version prefixed to every path, for example v25.0.",
-        {"type": ["string", "null"], "default": "v25.0", "pattern": r"^v\d+\.\d+$"},
+        {"type": ["string", "null"], "default": defaults.API_VERSION, "pattern": r"^v\d+\.\d+$"},
     ),
     "app_secret": _field(
         "App secret",
@@ -36,45 +40,51 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     "app_secret_time_proof": _field(
         "Time-stamped appsecret_proof",
         "Send the time-stamped proof (token|unix_time) with appsecret_time; it expires after 5 minutes. "
-        "Empty means yes.",
+        f"Empty means {'yes' if defaults.APP_SECRET_TIME_PROOF else 'no'}.",
         # No schema default here or on token_transport: Airflow's masker redacts values under names holding
         # "secret" or "token", so a default would show in the form as "***". The hook applies the defaults.
         {"type": ["boolean", "null"]},
     ),
     "token_transport": _field(
         "Token transport",
-        "Where the access token travels: header (Authorization: OAuth), query or form. Empty means header.",
-        {"type": ["string", "null"], "enum": ["header", "query", "form", None]},
+        "Where the access token travels: header (Authorization: OAuth), query or form. "
+        f"Empty means {defaults.TOKEN_TRANSPORT}.",
+        {"type": ["string", "null"], "enum": [*defaults.TOKEN_TRANSPORTS, None]},
     ),
     "timeout": _field(
         "Timeout (seconds)",
         "Connect and read timeout of one HTTP request.",
-        {"type": ["number", "null"], "default": 60, "minimum": 1},
+        {"type": ["number", "null"], "default": defaults.TIMEOUT_SECONDS, "minimum": 1},
     ),
     "max_retries": _field(
         "Max retries",
         "Retries of one request on transient errors and throttling, inside the hook.",
-        {"type": ["integer", "null"], "default": 5, "minimum": 0},
+        {"type": ["integer", "null"], "default": defaults.MAX_RETRIES, "minimum": 0},
     ),
     "backoff_base_seconds": _field(
         "Backoff base (seconds)",
         "First wait of the exponential backoff (doubles each retry, with jitter).",
-        {"type": ["number", "null"], "default": 1.0, "minimum": 0},
+        {"type": ["number", "null"], "default": defaults.BACKOFF_BASE_SECONDS, "minimum": 0},
     ),
     "backoff_max_seconds": _field(
         "Backoff max (seconds)",
         "Upper bound of one backoff wait.",
-        {"type": ["number", "null"], "default": 60, "minimum": 0},
+        {"type": ["number", "null"], "default": defaults.BACKOFF_MAX_SECONDS, "minimum": 0},
     ),
     "max_throttle_wait_seconds": _field(
         "Max throttle wait (seconds)",
         "Longest wait the hook sleeps on a throttling answer; longer waits raise a retryable error instead.",
-        {"type": ["number", "null"], "default": 300, "minimum": 0},
+        {"type": ["number", "null"], "default": defaults.MAX_THROTTLE_WAIT_SECONDS, "minimum": 0},
     ),
     "usage_slowdown_percent": _field(
         "Usage slowdown threshold (%)",
         "Above this rate-limit usage (x-app-usage, x-business-use-case-usage) the hook paces its calls.",
-        {"type": ["number", "null"], "default": 80, "minimum": 0, "maximum": 100},
+        {
+            "type": ["number", "null"],
+            "default": defaults.USAGE_SLOWDOWN_PERCENT,
+            "minimum": 0,
+            "maximum": 100,
+        },
     ),
 }
 
@@ -101,7 +111,7 @@ def get_provider_info() -> dict[str, Any]:
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "login", "port"],
                     "relabeling": {"host": "Base URL", "password": "Access token"},
-                    "placeholders": {"host": "https://graph.facebook.com"},
+                    "placeholders": {"host": defaults.BASE_URL},
                 },
                 "conn-fields": CONN_FIELDS,
             }

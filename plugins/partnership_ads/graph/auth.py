@@ -20,12 +20,13 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-TOKEN_TRANSPORTS = ("header", "query", "form")
+from partnership_ads.graph.defaults import TOKEN_TRANSPORTS
+
+__all__ = ["TOKEN_TRANSPORTS", "Credentials", "appsecret_proof", "place_credentials"]
 
 
 def appsecret_proof(access_token: str, app_secret: str, unix_time: int | None = None) -> dict[str, str]:
-    """The proof parameters: ``appsecret_proof`` alone, or with ``appsecret_time`` when ``unix_time`` is
-    given."""
+    """The proof parameters: ``appsecret_proof``, plus ``appsecret_time`` when ``unix_time`` is given."""
     message = access_token if unix_time is None else f"{access_token}|{unix_time}"
     proof = hmac.new(app_secret.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).hexdigest()
     if unix_time is None:

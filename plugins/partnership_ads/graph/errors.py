@@ -195,8 +195,10 @@ class GraphTransientError(GraphAPIError):
 
 
 class GraphThrottleError(GraphAPIError):
-    """A rate limit was hit. ``wait_seconds`` is how long Meta asked to wait (or the hook's estimate), if
-    known."""
+    """A rate limit was hit.
+
+    ``wait_seconds`` is how long Meta asked to wait (or the hook's estimate), when known.
+    """
 
     default_retryable = True
     hint = "Meta asks callers to stop calling until the limit resets; the task may be retried after the wait."
@@ -273,6 +275,15 @@ class AdCodeOutcomeUnknownError(GraphAPIError):
     hint = "Look the media up through the brand's discovery before posting again."
 
 
+def error_label(error: GraphAPIError) -> str:
+    """A short name of an error for a log line: ``code 80002/2446079``, ``HTTP 502`` or the class name."""
+    if error.code is not None:
+        return f"code {error.code}" + (f"/{error.error_subcode}" if error.error_subcode is not None else "")
+    if error.http_status is not None:
+        return f"HTTP {error.http_status}"
+    return type(error).__name__
+
+
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     """Remove known secrets, credential-shaped values and query strings from ``text``.
 
@@ -313,8 +324,10 @@ def _edge_fragments(text: str, secret: str) -> str:
 
 
 def excerpt(text: str, secrets: Iterable[str] = (), limit: int = SNIPPET_CHARS) -> str:
-    """``text`` scrubbed whole (see :func:`scrub`), then cut to at most ``limit`` characters, a cut marked by
-    a trailing ``...``."""
+    """``text`` scrubbed whole (see :func:`scrub`), then cut to at most ``limit`` characters.
+
+    A cut is marked by a trailing ``...``.
+    """
     text = scrub(text, secrets)
     return text if len(text) <= limit else text[: max(0, limit - 3)] + "..."
 

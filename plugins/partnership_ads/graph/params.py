@@ -128,8 +128,7 @@ def build_discovery_query(
     """Validate a search-mode query and render its parameters.
 
     :param filters: keyword filters named as the API names them (see :data:`FILTER_NAMES`). ``limit`` is
-    accepted
-        as a synonym of ``page_size``.
+        accepted as a synonym of ``page_size``.
     :raises ValueError: naming the parameter and the rule it breaks.
     """
     filters = dict(filters or {})

@@ -18,6 +18,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from partnership_ads.graph import defaults
+
 THROTTLE_FLOOR_FACTOR = 5.0
 SLOWDOWN_MAX_FACTOR = 10.0
 
@@ -26,11 +28,11 @@ SLOWDOWN_MAX_FACTOR = 10.0
 class RetryPolicy:
     """The retry settings of one ``meta_graph`` connection."""
 
-    max_retries: int = 5
-    backoff_base_seconds: float = 1.0
-    backoff_max_seconds: float = 60.0
-    max_throttle_wait_seconds: float = 300.0
-    usage_slowdown_percent: float = 80.0
+    max_retries: int = defaults.MAX_RETRIES
+    backoff_base_seconds: float = defaults.BACKOFF_BASE_SECONDS
+    backoff_max_seconds: float = defaults.BACKOFF_MAX_SECONDS
+    max_throttle_wait_seconds: float = defaults.MAX_THROTTLE_WAIT_SECONDS
+    usage_slowdown_percent: float = defaults.USAGE_SLOWDOWN_PERCENT
 
     def backoff_bounds(self, retry_number: int) -> tuple[float, float]:
         """The ``(low, high)`` range of the wait before retry ``retry_number`` (0 for the first retry)."""
@@ -56,8 +58,7 @@ class RetryPolicy:
         return wait_seconds > self.max_throttle_wait_seconds
 
     def slowdown(self, usage_percent: float | None) -> float:
-        """The pause before the next call given the highest usage percentage reported (0 below the
-        threshold)."""
+        """The pause before the next call at this usage percentage (0 below the threshold, or unknown)."""
         if usage_percent is None or usage_percent < self.usage_slowdown_percent:
             return 0.0
         span = max(1.0, 100.0 - self.usage_slowdown_percent)

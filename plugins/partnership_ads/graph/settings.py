@@ -1,14 +1,15 @@
 """The settings of a ``meta_graph`` connection, validated.
 
 Connection fields: ``host`` is the base URL (default ``https://graph.facebook.com``), ``password`` the access
-token. Extras (names are a contract, see :mod:`partnership_ads.provider`): ``api_version``, ``app_secret``,
-``app_secret_time_proof``, ``token_transport``, ``timeout``, ``max_retries``, ``backoff_base_seconds``,
-``backoff_max_seconds``, ``max_throttle_wait_seconds``, ``usage_slowdown_percent``. Values may be JSON typed
-or strings (the UI and URIs give strings).
+token. Extras (names are a contract, see :mod:`partnership_ads.provider`; defaults in
+:mod:`partnership_ads.graph.defaults`): ``api_version``, ``app_secret``, ``app_secret_time_proof``,
+``token_transport``, ``timeout``, ``max_retries``, ``backoff_base_seconds``, ``backoff_max_seconds``,
+``max_throttle_wait_seconds``, ``usage_slowdown_percent``. Values may be JSON typed or strings (the UI and
+URIs give strings).
 
 Also honoured, as ``requests`` options never sent as headers: ``verify``, ``proxies``, ``cert``,
-``trust_env``. Every other extra is ignored (by name only, values never logged): ``HttpHook`` would send it as
-an HTTP header.
+``trust_env``. Every other extra is ignored with a warning naming it (values are never logged), and never sent
+as an HTTP header as ``HttpHook`` would.
 """
 
 from __future__ import annotations
@@ -19,26 +20,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from partnership_ads.graph.auth import TOKEN_TRANSPORTS
+from partnership_ads.graph import defaults
+from partnership_ads.graph.defaults import TOKEN_TRANSPORTS
 from partnership_ads.graph.retry import RetryPolicy
+from partnership_ads.provider import CONN_FIELDS
 
-DEFAULT_BASE_URL = "https://graph.facebook.com"
-DEFAULT_API_VERSION = "v25.0"
+DEFAULT_BASE_URL = defaults.BASE_URL
+DEFAULT_API_VERSION = defaults.API_VERSION
 
-KNOWN_EXTRAS = frozenset(
-    {
-        "api_version",
-        "app_secret",
-        "app_secret_time_proof",
-        "token_transport",
-        "timeout",
-        "max_retries",
-        "backoff_base_seconds",
-        "backoff_max_seconds",
-        "max_throttle_wait_seconds",
-        "usage_slowdown_percent",
-    }
-)
+# The extras of the connection form, read by from_connection below.
+KNOWN_EXTRAS = frozenset(CONN_FIELDS)
 REQUESTS_EXTRAS = frozenset({"verify", "proxies", "cert", "trust_env"})
 
 _VERSION = re.compile(r"v[0-9]+\.[0-9]+")
@@ -53,12 +44,14 @@ class ConnectionSettings:
     access_token: str
     api_version: str = DEFAULT_API_VERSION
     app_secret: str | None = None
-    app_secret_time_proof: bool = True
-    token_transport: str = "header"  # noqa: S105 - a transport name, not a secret
-    timeout: float = 60.0
+    app_secret_time_proof: bool = defaults.APP_SECRET_TIME_PROOF
+    token_transport: str = defaults.TOKEN_TRANSPORT
+    timeout: float = defaults.TIMEOUT_SECONDS
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     requests_options: tuple[tuple[str, Any], ...] = ()
     ignored_extras: tuple[str, ...] = ()
+    #: Every extra's name, as written: ``HttpHook.get_conn`` sends each as a header unless removed.
+    extra_names: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return (
@@ -130,7 +123,7 @@ class ConnectionSettings:
         api_version = str(extra.get("api_version") or DEFAULT_API_VERSION).strip()
         if not _VERSION.fullmatch(api_version):
             raise ValueError(f"{where}: extra api_version must look like v25.0, got {api_version!r}")
-        transport = str(extra.get("token_transport") or "header").strip().lower()
+        transport = str(extra.get("token_transport") or defaults.TOKEN_TRANSPORT).strip().lower()
         if transport not in TOKEN_TRANSPORTS:
             raise ValueError(
                 f"{where}: extra token_transport must be one of {', '.join(TOKEN_TRANSPORTS)}, "
@@ -140,13 +133,15 @@ class ConnectionSettings:
         if app_secret is not None and not isinstance(app_secret, str):
             raise ValueError(f"{where}: extra app_secret must be a string")
         retry = RetryPolicy(
-            max_retries=integer("max_retries", 5),
-            backoff_base_seconds=number("backoff_base_seconds", 1.0),
-            backoff_max_seconds=number("backoff_max_seconds", 60.0),
-            max_throttle_wait_seconds=number("max_throttle_wait_seconds", 300.0),
-            usage_slowdown_percent=number("usage_slowdown_percent", 80.0, maximum=100.0),
+            max_retries=integer("max_retries", defaults.MAX_RETRIES),
+            backoff_base_seconds=number("backoff_base_seconds", defaults.BACKOFF_BASE_SECONDS),
+            backoff_max_seconds=number("backoff_max_seconds", defaults.BACKOFF_MAX_SECONDS),
+            max_throttle_wait_seconds=number("max_throttle_wait_seconds", defaults.MAX_THROTTLE_WAIT_SECONDS),
+            usage_slowdown_percent=number(
+                "usage_slowdown_percent", defaults.USAGE_SLOWDOWN_PERCENT, maximum=100.0
+            ),
         )
-        timeout = number("timeout", 60.0, minimum=0.001)
+        timeout = number("timeout", defaults.TIMEOUT_SECONDS, minimum=0.001)
         requests_options = tuple(sorted((k, v) for k, v in extra.items() if k in REQUESTS_EXTRAS))
         ignored = tuple(sorted(k for k in extra if k not in KNOWN_EXTRAS and k not in REQUESTS_EXTRAS))
         return cls(
@@ -155,12 +150,13 @@ class ConnectionSettings:
             access_token=password,
             api_version=api_version,
             app_secret=app_secret or None,
-            app_secret_time_proof=boolean("app_secret_time_proof", True),
+            app_secret_time_proof=boolean("app_secret_time_proof", defaults.APP_SECRET_TIME_PROOF),
             token_transport=transport,
             timeout=timeout,
             retry=retry,
             requests_options=requests_options,
             ignored_extras=ignored,
+            extra_names=tuple(sorted(str(name) for name in extra)),
         )
 
 
@@ -190,8 +186,7 @@ def _base_url(where: str, host: str | None, schema: str | None, port: int | None
     if scheme == "http" and not is_loopback(hostname):
         raise ValueError(
             f"{where}: plain http:// is refused for {hostname!r}: tokens would travel unencrypted. "
-            "Use https://, "
-            "or a loopback address (127.0.0.1, ::1, localhost) for a local sandbox"
+            "Use https://, or a loopback address (127.0.0.1, ::1, localhost) for a local sandbox"
         )
     netloc = parts.netloc
     if port and parts.port is None:

@@ -1,7 +1,7 @@
 """Rate-limit usage headers, read on every answer (failed ones too).
 
 - ``x-app-usage``: ``{"call_count": 28, "total_time": 25, "total_cputime": 25}``, percent of the hourly
-allowance.
+  allowance.
 - ``x-business-use-case-usage``: ``{"<business-object-id>": [{"type": "instagram", "call_count": 95, ...,
   "estimated_time_to_regain_access": 0}]}``, each id mapping to a list; the regain time is in minutes.
 - ``x-ad-account-usage``: ``{"acc_id_util_pct": 9.67, "reset_time_duration": 100}``.
@@ -48,8 +48,7 @@ class Usage:
 
     @property
     def regain_seconds(self) -> float | None:
-        """The longest ``estimated_time_to_regain_access`` over the BUC entries, in seconds (``None`` if
-        absent)."""
+        """The longest ``estimated_time_to_regain_access`` of the BUC entries, in seconds, or ``None``."""
         values = [entry.regain_minutes for entry in self.buc if entry.regain_minutes is not None]
         return max(values) * 60.0 if values else None
 

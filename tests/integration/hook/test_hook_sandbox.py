@@ -725,8 +725,13 @@ def test_partitioned_walk_yields_the_sequential_date_order_without_duplicates(
     window = {"start_date": TODAY - dt.timedelta(days=400), "end_date": TODAY}
     sequential = walk(hook, brand, fields="content_id,creation_time", sort_by="DATE", page_size=20, **window)
     partitioned = list(
-        hook.iter_advertisable_content_partitioned(
-            brand["business_id"], **account(brand), fields="content_id,creation_time", page_size=20, **window
+        hook.iter_advertisable_content(
+            brand["business_id"],
+            **account(brand),
+            fields="content_id,creation_time",
+            page_size=20,
+            partitions=4,
+            **window,
         )
     )
     assert [i["content_id"] for i in partitioned] == [i["content_id"] for i in sequential]

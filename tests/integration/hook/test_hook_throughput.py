@@ -57,7 +57,7 @@ def test_unordered_partitioned_walk_yields_every_item_of_the_sequential_walk_onc
     ]
     partitioned = [
         item["content_id"]
-        for item in hook.iter_advertisable_content_partitioned(
+        for item in hook.iter_advertisable_content(
             brand["business_id"], **_account(brand), page_size=10, partitions=4, ordered=False, **window
         )
     ]
