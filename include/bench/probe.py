@@ -117,7 +117,7 @@ def scheduled(args: argparse.Namespace) -> dict[str, Any]:
 
     from partnership_ads.deployment import connection_type
     from partnership_ads.operators import FetchAdvertisableContentOperator, IssueAdCodesOperator
-    from partnership_ads.params import plan_run
+    from partnership_ads.run_plan import plan_run
 
     brand = {"business_id": args.business_id, "ig_user_id": args.ig_user_id, "fb_page_id": args.fb_page_id}
     brands, _source = plan_run(
@@ -133,9 +133,9 @@ def scheduled(args: argparse.Namespace) -> dict[str, Any]:
         **brand,
         meta_conn_id=args.meta_conn_id,
         snapshot_root=args.snapshot_root,
-        filters=plan["filters"],
-        recheck_pending=plan["recheck_pending"],
-        partitions=plan["partitions"],
+        filters=dict(plan.filters),
+        recheck_pending=plan.recheck_pending,
+        partitions=plan.partitions,
     )
     start = time.perf_counter()
     fetched = fetch_op.execute(_context(args.run_id))
