@@ -158,12 +158,14 @@ def scheduled(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from partnership_ads.conn_ids import DEFAULT_META_CONN_ID
+
     parser = argparse.ArgumentParser(prog="python -m include.bench.probe")
     parser.add_argument("kind", choices=("discovery", "fetch", "issue", "scheduled"))
     parser.add_argument("--business-id", required=True)
     parser.add_argument("--ig-user-id")
     parser.add_argument("--fb-page-id")
-    parser.add_argument("--meta-conn-id", default="meta_graph_default")
+    parser.add_argument("--meta-conn-id", default=DEFAULT_META_CONN_ID)
     parser.add_argument("--page-size", type=int, default=50)
     parser.add_argument("--partitions", type=int, default=1)
     parser.add_argument("--start-date")
