@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from partnership_ads.conn_ids import DEFAULT_META_CONN_ID
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
 
 @dataclass(frozen=True)
@@ -111,8 +111,14 @@ def brand_arguments(brand: Brand | Mapping[str, Any] | None, **given: Any) -> di
     return merged
 
 
-def task_brand(brand: Brand | None, **rendered: Any) -> Brand:
-    """The brand a task serves: ``brand`` (when the task was given one) with its ``rendered`` arguments
-    (templated fields after rendering) applied, normalised by :meth:`Brand.from_dict`."""
+#: The brand's identity: what every task serving it takes.
+BRAND_IDS = ("business_id", "fb_page_id", "ig_user_id", "meta_conn_id", "ledger_id")
+#: The brand's identity and the run's discovery plan for it: what the fetch task takes.
+BRAND_PLAN = (*BRAND_IDS, "filters", "partitions", "recheck_pending")
+
+
+def task_brand(brand: Brand | None, task: object, names: Iterable[str] = BRAND_IDS) -> Brand:
+    """The brand a task serves: ``brand`` (when the task was given one) with the task's attributes
+    ``names`` applied as they are now (templated fields rendered), normalised by :meth:`Brand.from_dict`."""
     base = brand.as_dict() if brand is not None else {}
-    return Brand.from_dict({**base, **rendered})
+    return Brand.from_dict({**base, **{name: getattr(task, name) for name in names}})

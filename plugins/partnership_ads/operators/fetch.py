@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from partnership_ads.brand import Brand, brand_arguments, task_brand
+from partnership_ads.brand import BRAND_PLAN, Brand, brand_arguments, task_brand
 from partnership_ads.conn_ids import DEFAULT_LEDGER_CONN_ID
 from partnership_ads.operators.throttle_retry import ThrottleAwareRetryPolicy
 
@@ -107,17 +107,7 @@ class FetchAdvertisableContentOperator(BaseOperator):
 
     def task_brand(self) -> Brand:
         """The brand of this task: ``brand`` with the rendered arguments."""
-        return task_brand(
-            self.brand,
-            business_id=self.business_id,
-            fb_page_id=self.fb_page_id,
-            ig_user_id=self.ig_user_id,
-            meta_conn_id=self.meta_conn_id,
-            filters=self.filters or {},
-            partitions=self.partitions,
-            recheck_pending=self.recheck_pending,
-            ledger_id=self.ledger_id,
-        )
+        return task_brand(self.brand, self, BRAND_PLAN)
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Fetch every page; returns the summary dict described in the class docstring."""

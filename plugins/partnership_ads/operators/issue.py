@@ -104,14 +104,7 @@ class IssueAdCodesOperator(BaseOperator):
 
     def task_brand(self) -> Brand:
         """The brand of this task: ``brand`` with the rendered id arguments."""
-        return task_brand(
-            self.brand,
-            business_id=self.business_id,
-            fb_page_id=self.fb_page_id,
-            ig_user_id=self.ig_user_id,
-            meta_conn_id=self.meta_conn_id,
-            ledger_id=self.ledger_id,
-        )
+        return task_brand(self.brand, self)
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Issue and harvest; returns the brand's counts by outcome and the listed items."""
@@ -182,7 +175,7 @@ class IssueAdCodesOperator(BaseOperator):
     def _finish(self, brand: Brand, results: list[ItemResult]) -> dict[str, Any]:
         """Log the brand's table; raise when a retryable failure is left, else return the XCom summary."""
         from partnership_ads.issuance import OUTCOMES, retryable_failures, summarize
-        from partnership_ads.summary import format_table
+        from partnership_ads.summary import NAMED_OUTCOMES, format_table
 
         counts, listed = summarize(results)
         rows = [[outcome, counts.get(outcome, 0)] for outcome in OUTCOMES if counts.get(outcome)]
@@ -192,7 +185,7 @@ class IssueAdCodesOperator(BaseOperator):
             " (dry run)" if self.dry_run else "",
             format_table(["outcome", "items"], rows or [["(no AD_READY Instagram items)", 0]]),
         )
-        for outcome in ("awaiting_creator_authorisation", "not_ad_ready", "eligibility_lost"):
+        for outcome in NAMED_OUTCOMES:
             for item in listed.get(outcome, []):
                 self.log.info("  %s: %s (%s)", outcome.replace("_", " "), item["content_id"], item["detail"])
         retryable = list(retryable_failures(results))

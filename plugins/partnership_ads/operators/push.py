@@ -81,7 +81,7 @@ class PushAdCodesOperator(BaseOperator):
         )
         from partnership_ads.ledger import Ledger
 
-        brand = task_brand(self.brand, business_id=self.business_id, ledger_id=self.ledger_id)
+        brand = task_brand(self.brand, self, ("business_id", "ledger_id"))
         business_id = brand.business_id
         try:
             # Before the ledger is opened: a folder outside the root fails the task with nothing written.

@@ -13,7 +13,6 @@ from airflow.sdk.exceptions import AirflowException, TaskDeferred
 from partnership_ads.brand import Brand
 from partnership_ads.issuance import OUTCOMES
 from partnership_ads.operators import IssueAdCodesOperator
-from partnership_ads.snapshot import iter_rows
 from tests.integration.pipeline.conftest import context
 
 if TYPE_CHECKING:
@@ -25,21 +24,6 @@ def _issue(fetched: dict[str, Any], run_id: str = "manual__1", **kwargs: Any) ->
         task_id="issue", brand=fetched["brand"], snapshot_path=fetched["snapshot_path"], **kwargs
     )
     return op.execute(context(run_id))
-
-
-def _claimable(pipeline: Pipeline, fetched: dict[str, Any]) -> str:
-    """An AD_READY Instagram item without a code whose creator has a connection."""
-    return next(
-        r["content_id"]
-        for r in iter_rows(
-            fetched["snapshot_path"],
-            columns=["content_id", "platform", "ad_eligibility", "ad_code", "author_ig_user_id"],
-        )
-        if r["platform"] == "INSTAGRAM"
-        and r["ad_eligibility"] == "AD_READY"
-        and not r["ad_code"]
-        and r["author_ig_user_id"] in pipeline.facts["creators_with_connection"]
-    )
 
 
 def test_the_fetch_tasks_brand_is_enough_and_the_summary_carries_it_on(pipeline: Pipeline) -> None:
@@ -79,7 +63,7 @@ def test_a_long_live_claim_elsewhere_defers_to_the_triggerer_for_the_claims_rema
     pipeline: Pipeline,
 ) -> None:
     fetched = pipeline.fetch()
-    media_id = _claimable(pipeline, fetched)
+    media_id = pipeline.claimable(fetched)
     pipeline.ledger.claim(media_id, owner="other-run", lease_seconds=600)
     before = dt.datetime.now(dt.UTC)
     with pytest.raises(TaskDeferred) as deferred:
@@ -93,7 +77,7 @@ def test_a_long_live_claim_elsewhere_defers_to_the_triggerer_for_the_claims_rema
 
 def test_after_the_last_deferral_the_held_items_fail_the_try_by_name(pipeline: Pipeline) -> None:
     fetched = pipeline.fetch()
-    media_id = _claimable(pipeline, fetched)
+    media_id = pipeline.claimable(fetched)
     pipeline.ledger.claim(media_id, owner="other-run", lease_seconds=600)
     op = IssueAdCodesOperator(task_id="issue", brand=fetched["brand"], snapshot_path=fetched["snapshot_path"])
     with pytest.raises(AirflowException, match=f"still claimed by another attempt.*{media_id}"):
