@@ -11,7 +11,7 @@ mapped over it, one mapped instance per brand, named by business_id in the UI.
 
 A scheduled run (daily at 00:00 UTC; env ``PARTNERSHIP_ADS_SCHEDULE`` changes the cron) looks at every item
 AD_READY for the brand now, whatever its publication date, and looks up again every item the ledger holds as
-pending; a manual run uses the form's filters (``partnership_ads.params.plan_run``).
+pending; a manual run uses the form's filters (``partnership_ads.run_plan.plan_run``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from partnership_ads.operators import (
     IssueAdCodesOperator,
     PushAdCodesOperator,
 )
-from partnership_ads.params import api_pool, schedule
+from partnership_ads.run_plan import api_pool, schedule
 from partnership_ads.trigger_form import PIPELINE_PARAMS
 
 log = logging.getLogger("airflow.task")
@@ -43,18 +43,11 @@ API_POOL = api_pool(os.environ)
 
 
 def _issue_kwargs(fetched: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "snapshot_path": fetched["snapshot_path"],
-        "business_id": fetched["business_id"],
-        "fb_page_id": fetched["fb_page_id"],
-        "ig_user_id": fetched["ig_user_id"],
-        "meta_conn_id": fetched["meta_conn_id"],
-        "ledger_id": fetched["ledger_id"],
-    }
+    return {"brand": fetched["brand"], "snapshot_path": fetched["snapshot_path"]}
 
 
-def _push_kwargs(issued: dict[str, Any]) -> dict[str, Any]:
-    return {"business_id": issued["business_id"], "ledger_id": issued["ledger_id"]}
+def _brand(issued: dict[str, Any]) -> dict[str, Any]:
+    return issued["brand"]
 
 
 with DAG(
@@ -82,12 +75,13 @@ with DAG(
     @task
     def resolve_brands() -> list[dict[str, Any]]:
         """Validate the trigger's parameters and list the brands to serve (fails at once on a bad value);
-        read the ledger's identity, which every later task checks before any side effect."""
+        read the ledger's identity, which every later task checks before any side effect. Each brand is a
+        ``Brand`` (``as_dict()`` on XCom) carried through fetch, issue and push."""
         from airflow.sdk import Variable
         from airflow.sdk.exceptions import AirflowFailException
 
         from partnership_ads.deployment import connection_type
-        from partnership_ads.params import plan_run
+        from partnership_ads.run_plan import plan_run
 
         context = get_current_context()
         scheduled = str(context["dag_run"].run_type).lower().endswith("scheduled")
@@ -108,7 +102,7 @@ with DAG(
         with Ledger.from_conn_id() as ledger:
             ledger.migrate()
             ledger_id = ledger.identity()
-        brands = [{**brand, "ledger_id": ledger_id} for brand in brands]
+        brands = [brand.replace(ledger_id=ledger_id) for brand in brands]
         plan = brands[0]
         log.info(
             "%s run serving %s brand(s) from the %s on ledger %s; discovery filters %s%s; pending items "
@@ -117,18 +111,19 @@ with DAG(
             len(brands),
             source,
             ledger_id,
-            plan["filters"],
-            f" in {plan['partitions']} parallel windows" if plan["partitions"] > 1 else "",
-            "yes" if plan["recheck_pending"] else "no",
+            dict(plan.filters),
+            f" in {plan.partitions} parallel windows" if plan.partitions > 1 else "",
+            "yes" if plan.recheck_pending else "no",
         )
-        return brands
+        # XCom carries JSON: each task rebuilds the Brand from its as_dict().
+        return [brand.as_dict() for brand in brands]
 
     brands = resolve_brands()
     fetch = FetchAdvertisableContentOperator.partial(
         task_id="fetch_advertisable_content",
         pool=API_POOL,
         map_index_template="business {{ task.business_id }}",
-    ).expand_kwargs(brands)
+    ).expand(brand=brands)
     issue = IssueAdCodesOperator.partial(
         task_id="issue_ad_codes",
         pool=API_POOL,
@@ -143,7 +138,7 @@ with DAG(
         file_format="{{ params.file_format }}",
         dry_run="{{ params.dry_run }}",
         map_index_template="business {{ task.business_id }}",
-    ).expand_kwargs(issue.output.map(_push_kwargs))
+    ).expand(brand=issue.output.map(_brand))
 
     @task(retries=1)
     def run_summary(issued: list[dict[str, Any]], pushed: list[dict[str, Any]]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import os
 from airflow.sdk import DAG
 
 from partnership_ads.operators import RevokeAdCodesOperator
-from partnership_ads.params import api_pool
+from partnership_ads.run_plan import api_pool
 from partnership_ads.trigger_form import REVOKE_PARAMS
 
 with DAG(

@@ -117,7 +117,7 @@ def scheduled(args: argparse.Namespace) -> dict[str, Any]:
 
     from partnership_ads.deployment import connection_type
     from partnership_ads.operators import FetchAdvertisableContentOperator, IssueAdCodesOperator
-    from partnership_ads.params import plan_run
+    from partnership_ads.run_plan import plan_run
 
     brand = {"business_id": args.business_id, "ig_user_id": args.ig_user_id, "fb_page_id": args.fb_page_id}
     brands, _source = plan_run(
@@ -133,9 +133,9 @@ def scheduled(args: argparse.Namespace) -> dict[str, Any]:
         **brand,
         meta_conn_id=args.meta_conn_id,
         snapshot_root=args.snapshot_root,
-        filters=plan["filters"],
-        recheck_pending=plan["recheck_pending"],
-        partitions=plan["partitions"],
+        filters=dict(plan.filters),
+        recheck_pending=plan.recheck_pending,
+        partitions=plan.partitions,
     )
     start = time.perf_counter()
     fetched = fetch_op.execute(_context(args.run_id))
@@ -158,12 +158,14 @@ def scheduled(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from partnership_ads.conn_ids import DEFAULT_META_CONN_ID
+
     parser = argparse.ArgumentParser(prog="python -m include.bench.probe")
     parser.add_argument("kind", choices=("discovery", "fetch", "issue", "scheduled"))
     parser.add_argument("--business-id", required=True)
     parser.add_argument("--ig-user-id")
     parser.add_argument("--fb-page-id")
-    parser.add_argument("--meta-conn-id", default="meta_graph_default")
+    parser.add_argument("--meta-conn-id", default=DEFAULT_META_CONN_ID)
     parser.add_argument("--page-size", type=int, default=50)
     parser.add_argument("--partitions", type=int, default=1)
     parser.add_argument("--start-date")

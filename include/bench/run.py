@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from include.bench import parse_time
+from include.bench.fixture_world import ROOT, STATE, World, start_world
 from include.bench.report import Row, Stats, machine, markdown_table, text_table, write_json
-from include.bench.world import ROOT, STATE, World, start_world
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -1,13 +1,14 @@
-"""Default connection ids of the pipeline, in a module with no imports.
+"""The pipeline's default connection ids, in a module with no imports.
 
-The operators need these as argument defaults when a DAG file is parsed; defining them here lets the
-operator modules skip importing the ledger and the sinks at parse time. The modules that own them
-(``partnership_ads.ledger``, ``partnership_ads.sinks.webhook``, ``partnership_ads.operators.issue``)
-re-export them under the same names.
+The one definition of each id: the operators need them as argument defaults when a DAG file is parsed, so
+they live here rather than in the modules that use them (the hook, the ledger, the sinks, the run plan), which
+import them from here.
 """
 
 from __future__ import annotations
 
+#: A brand's Graph API connection (type ``meta_graph``; password = the brand's token).
+DEFAULT_META_CONN_ID = "meta_graph_default"
 #: The ledger's SQL connection (a SQLite file under AIRFLOW_HOME when it does not exist).
 DEFAULT_LEDGER_CONN_ID = "partnership_ads_db"
 #: The webhook sink's HTTP connection (host = the receiver's URL, password = the signing secret).

@@ -1,4 +1,4 @@
-"""Airflow lookups the run-parameter rules need, kept out of :mod:`partnership_ads.params` so it stays pure.
+"""Airflow lookups the run-parameter rules need, kept out of :mod:`partnership_ads.run_plan` so it stays pure.
 
 Both fail closed: "not defined" is an answer (None), but any other failure (a secrets backend or the API
 server not answering, a malformed ``AIRFLOW_CONN_*``) raises, so no caller can mistake "could not read" for

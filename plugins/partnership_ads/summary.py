@@ -4,24 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from partnership_ads.issuance import OUTCOMES
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from partnership_ads.ledger import Ledger
 
-#: Columns of the run summary, in order.
-SUMMARY_OUTCOMES = (
-    "issued",
-    "harvested",
-    "already_in_ledger",
-    "awaiting_creator_authorisation",
-    "failed",
-    "claimed_elsewhere",
-    "deferred",
-    "not_ad_ready",
-    "eligibility_lost",
-    "planned",
-)
+#: Columns of the run summary, in order: the issue task's outcomes except ``revoked``.
+SUMMARY_OUTCOMES = tuple(outcome for outcome in OUTCOMES if outcome != "revoked")
 #: Outcomes whose items the run summary names one by one (each needs a person, or explains a gap).
 NAMED_OUTCOMES = ("awaiting_creator_authorisation", "not_ad_ready", "eligibility_lost")
 

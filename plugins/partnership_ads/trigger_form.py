@@ -1,7 +1,7 @@
 """The trigger forms of the DAGs: one ``Param`` per run parameter, grouped in sections, with display names.
 
 Pure data (no network, no database), built once at import so a DAG file only wires ``params=`` to it. The
-rules a value must pass live in :mod:`partnership_ads.params`; the choices offered here are the same tuples
+rules a value must pass live in :mod:`partnership_ads.run_plan`; the choices offered here are the same tuples
 and enum sets that module and :mod:`partnership_ads.graph.params` validate against, so the form never offers a
 value the run would refuse. Size limits come from the same place (``MAX_LENGTHS``, ``MAX_ITEMS``,
 ``MAX_ITEM_LENGTH``): every parameter's schema carries its ``maxLength`` / ``maxItems``, so Airflow refuses
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from airflow.sdk import Param
 
+from partnership_ads.conn_ids import DEFAULT_META_CONN_ID
 from partnership_ads.graph.params import ENUM_FILTERS, SORT_BY_VALUES
-from partnership_ads.params import (
-    DEFAULT_META_CONN_ID,
+from partnership_ads.run_plan import (
     FILE_FORMAT_CHOICES,
     FILTER_PARAM_NAMES,
     MAX_CODES_LIMIT,
@@ -24,6 +24,7 @@ from partnership_ads.params import (
     OUTPUT_ROOT_VARIABLE,
     SINK_CHOICES,
 )
+from partnership_ads.sink_names import FILES_SINK, SQL_SINK, WEBHOOK_SINK
 
 #: Display names of the discovery endpoint's enum filters, in the order the form lists them.
 ENUM_DISPLAY: dict[str, dict[str, str]] = {
@@ -59,8 +60,9 @@ _ENUM_HELP = {
 }
 SORT_BY_DISPLAY = {"RECOMMENDED": "Recommended (Meta's default)", "DATE": "Date"}
 assert frozenset(SORT_BY_DISPLAY) == SORT_BY_VALUES
-SINK_DISPLAY = {"sql": "SQL table", "webhook": "Webhook", "files": "Files"}
-FILE_FORMAT_DISPLAY = {"csv": "CSV", "parquet": "Parquet", "jsonl": "JSON Lines"}
+SINK_DISPLAY = {SQL_SINK: "SQL table", WEBHOOK_SINK: "Webhook", FILES_SINK: "Files"}
+assert tuple(SINK_DISPLAY) == SINK_CHOICES, "the form must name every sink"
+FILE_FORMAT_DISPLAY = dict(zip(FILE_FORMAT_CHOICES, ("CSV", "Parquet", "JSON Lines"), strict=True))
 
 BRAND_SECTION = "Brand (empty: the deployment's brand list)"
 FILTERS_SECTION = "Discovery filters"
@@ -68,7 +70,7 @@ RUN_SECTION = "Run options"
 
 
 def _limits(name: str, kind: str) -> dict[str, object]:
-    """The schema keywords of ``name``'s size limit, from :mod:`partnership_ads.params`."""
+    """The schema keywords of ``name``'s size limit, from :mod:`partnership_ads.run_plan`."""
     if kind == "string" and name in MAX_LENGTHS:
         return {"maxLength": MAX_LENGTHS[name]}
     if kind == "array" and name in MAX_ITEMS:

@@ -29,7 +29,7 @@ from include.drills.harness import DrillEnv
 from include.drills.results import DrillResult
 from partnership_ads.deployment import connection_type
 from partnership_ads.hooks import PartnershipAdsHook
-from partnership_ads.params import plan_run
+from partnership_ads.run_plan import plan_run
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

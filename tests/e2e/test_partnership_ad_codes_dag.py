@@ -113,3 +113,19 @@ def test_same_day_rerun_issues_nothing_new(deployment: Deployment, first_run: di
     assert sum(f["issued"] for f in figures.values()) == 0
     assert len(deployment.created()) == created
     assert sum(f.get("delivered:sql", 0) for f in figures.values()) == 0
+
+
+def test_each_brands_mapped_task_instances_are_named_by_its_business(
+    deployment: Deployment, first_run: dict[str, Any]
+) -> None:
+    expected = {f"business {brand['business_id']}" for brand in deployment.facts["brands"]}
+    with sqlite3.connect(f"{deployment.env['AIRFLOW_HOME']}/airflow.db") as conn:
+        rows = conn.execute(
+            "SELECT task_id, rendered_map_index FROM task_instance WHERE dag_id = 'partnership_ad_codes' "
+            "AND run_id = ? AND map_index >= 0",
+            (first_run["run_id"],),
+        ).fetchall()
+    names: dict[str, set[str]] = {}
+    for task_id, name in rows:
+        names.setdefault(task_id, set()).add(name)
+    assert names == dict.fromkeys(["fetch_advertisable_content", "issue_ad_codes", "push_ad_codes"], expected)

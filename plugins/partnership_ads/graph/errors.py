@@ -332,6 +332,21 @@ def excerpt(text: str, secrets: Iterable[str] = (), limit: int = SNIPPET_CHARS) 
     return text if len(text) <= limit else text[: max(0, limit - 3)] + "..."
 
 
+def describe_error(exc: BaseException) -> str:
+    """An error for a task log and the ledger: class, Graph code/subcode/fbtrace_id, message (no secrets).
+
+    At most 500 characters, scrubbed whole before the cut: a cut inside a credential would leave a piece that
+    no rule recognises (any exception may land here, not only the hook's already scrubbed ones).
+    """
+    parts = [type(exc).__name__]
+    for attr in ("http_status", "code", "error_subcode", "fbtrace_id"):
+        value = getattr(exc, attr, None)
+        if value is not None:
+            parts.append(f"{attr}={value}")
+    message = getattr(exc, "message", None) or str(exc)
+    return excerpt(f"{' '.join(parts)}: {message}", limit=500)
+
+
 def _as_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None

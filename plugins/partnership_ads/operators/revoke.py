@@ -9,6 +9,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
 from partnership_ads.conn_ids import CREATOR_CONN_PREFIX, DEFAULT_LEDGER_CONN_ID, DEFAULT_WEBHOOK_CONN_ID
+from partnership_ads.sink_names import DEFAULT_FILE_FORMAT
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from partnership_ads.ledger import Ledger
-    from partnership_ads.params import RevokeScope
+    from partnership_ads.run_plan import RevokeScope
 
     Plan = tuple[list[tuple[str, str, str]], list[str]]
 
@@ -48,7 +49,7 @@ class RevokeAdCodesOperator(BaseOperator):
         meta_conn_id: str | None = None,
         sinks: list[str] | None = None,
         output_uri: str | None = None,
-        file_format: str = "csv",
+        file_format: str = DEFAULT_FILE_FORMAT,
         ledger_conn_id: str = DEFAULT_LEDGER_CONN_ID,
         webhook_conn_id: str = DEFAULT_WEBHOOK_CONN_ID,
         creator_conn_prefix: str = CREATOR_CONN_PREFIX,
@@ -90,27 +91,23 @@ class RevokeAdCodesOperator(BaseOperator):
         # Imported here, not at module level: the DAG file imports this module at parse time.
         from airflow.sdk.exceptions import AirflowFailException
 
+        from partnership_ads.delivery import build_delivery_sinks, deliver_pending
         from partnership_ads.deployment import connection_type, get_variable
+        from partnership_ads.graph.errors import describe_error
         from partnership_ads.hooks import PartnershipAdsHook
         from partnership_ads.ledger import Ledger
-        from partnership_ads.operators.issue import _describe_error
-        from partnership_ads.operators.push import deliver_pending, files_target
-        from partnership_ads.params import revoke_scope, validate_revoke_params
-        from partnership_ads.sinks import build_sinks
+        from partnership_ads.run_plan import revoke_scope, validate_revoke_params
 
         try:
             media_ids, requested = validate_revoke_params(self.media_ids, self.meta_conn_id)
             scope = revoke_scope(
                 requested, get_variable=get_variable, environ=os.environ, get_connection_type=connection_type
             )
-            target = files_target(self.output_uri)
-            sinks = build_sinks(
-                list(self.sinks) if self.sinks else None,
+            sinks = build_delivery_sinks(
+                self.sinks,
+                output_uri=self.output_uri,
+                file_format=self.file_format,
                 webhook_conn_id=self.webhook_conn_id,
-                output_uri=target.output_uri,
-                file_format=self.file_format or "csv",
-                output_root=target.root,
-                output_uri_configured=target.configured,
             )
         except ValueError as exc:
             raise AirflowFailException(f"Invalid parameter: {exc}") from None
@@ -128,7 +125,7 @@ class RevokeAdCodesOperator(BaseOperator):
             try:
                 PartnershipAdsHook(meta_conn_id=conn_id).delete_partnership_ad_code(media_id)
             except Exception as exc:
-                failed[media_id] = _describe_error(exc)
+                failed[media_id] = describe_error(exc)
                 self.log.error(
                     "Could not delete the code of %s with %s: %s", media_id, conn_id, failed[media_id]
                 )

@@ -21,14 +21,15 @@ if TYPE_CHECKING:
 class ThrottleAwareRetryPolicy(RetryPolicy):
     """Delay the retry by the exception's ``wait_seconds`` when that is longer than the task's retry delay.
 
-    Any other failure keeps Airflow's standard retry behaviour.
+    Any other failure (no wait, or one that is not a finite positive number) keeps Airflow's standard retry
+    behaviour.
     """
 
     def evaluate(
         self, exception: BaseException, try_number: int, max_tries: int, context: Context | None = None
     ) -> RetryDecision:
         wait = getattr(exception, "wait_seconds", None)
-        if isinstance(wait, bool) or not isinstance(wait, int | float) or wait <= 0:
+        if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 < wait < math.inf:
             return RetryDecision.default()
         task = context.get("task") if context else None
         base = getattr(task, "retry_delay", None)

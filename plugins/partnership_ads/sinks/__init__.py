@@ -1,17 +1,25 @@
 """Downstream sinks for ad codes: one small class per destination behind :class:`AdCodeSink`.
 
-A new destination is one module with an ``AdCodeSink`` subclass, registered in :data:`SINK_NAMES` and built
-in :func:`build_sinks`.
+A new destination is one module with an ``AdCodeSink`` subclass, named in
+:data:`partnership_ads.sink_names.SINK_NAMES` and built in :func:`build_sinks`.
 """
 
 from __future__ import annotations
 
+from partnership_ads.conn_ids import DEFAULT_LEDGER_CONN_ID, DEFAULT_WEBHOOK_CONN_ID
+from partnership_ads.sink_names import (
+    DEFAULT_FILE_FORMAT,
+    DEFAULT_SQL_TABLE,
+    FILE_FORMATS,
+    FILES_SINK,
+    SINK_NAMES,
+    SQL_SINK,
+    WEBHOOK_SINK,
+)
 from partnership_ads.sinks.base import AdCodeSink, DeliveryContext
-from partnership_ads.sinks.files import FILE_FORMATS, FileSink
+from partnership_ads.sinks.files import FileSink
 from partnership_ads.sinks.sql import SqlTableSink
-from partnership_ads.sinks.webhook import DEFAULT_WEBHOOK_CONN_ID, WebhookSink, verify_signature
-
-SINK_NAMES = ("sql", "webhook", "files")
+from partnership_ads.sinks.webhook import WebhookSink, verify_signature
 
 __all__ = [
     "DEFAULT_WEBHOOK_CONN_ID",
@@ -30,11 +38,11 @@ __all__ = [
 def build_sinks(
     selection: list[str] | tuple[str, ...] | None,
     *,
-    sql_conn_id: str = "partnership_ads_db",
-    sql_table: str = "partnership_ad_codes",
+    sql_conn_id: str = DEFAULT_LEDGER_CONN_ID,
+    sql_table: str = DEFAULT_SQL_TABLE,
     webhook_conn_id: str = DEFAULT_WEBHOOK_CONN_ID,
     output_uri: str | None = None,
-    file_format: str = "csv",
+    file_format: str = DEFAULT_FILE_FORMAT,
     output_root: str | None = None,
     output_uri_configured: bool = True,
 ) -> list[AdCodeSink]:
@@ -55,9 +63,9 @@ def build_sinks(
     wanted = list(dict.fromkeys(selection)) if selection else list(SINK_NAMES)
     sinks: list[AdCodeSink] = []
     for name in wanted:
-        if name == "sql":
+        if name == SQL_SINK:
             sinks.append(SqlTableSink(conn_id=sql_conn_id, table=sql_table))
-        elif name == "webhook":
+        elif name == WEBHOOK_SINK:
             if connection_exists(webhook_conn_id):
                 sinks.append(WebhookSink(conn_id=webhook_conn_id))
             elif selection:
@@ -65,7 +73,7 @@ def build_sinks(
                     f"sinks: 'webhook' was selected but connection {webhook_conn_id!r} does not exist; "
                     "create it (type http, host = the receiver's URL, password = signing secret)"
                 )
-        elif name == "files":
+        elif name == FILES_SINK:
             if output_uri:
                 sinks.append(
                     FileSink(

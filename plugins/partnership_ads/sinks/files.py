@@ -13,13 +13,14 @@ are resolved again (``..`` and symbolic links included) right before anything is
 from __future__ import annotations
 
 import io
-import re
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from partnership_ads.filenames import safe_name
 from partnership_ads.ledger import iso, utcnow
-from partnership_ads.params import canonical_location, is_inside
+from partnership_ads.run_plan import canonical_location, is_inside
+from partnership_ads.sink_names import DEFAULT_FILE_FORMAT, FILE_FORMATS, FILES_SINK
 from partnership_ads.sinks.base import DELIVERED_COLUMNS, AdCodeSink, DeliveryContext, delivered_rows
 
 if TYPE_CHECKING:
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
 
     from partnership_ads.ledger import DeliveryRecord
 
-FILE_FORMATS = {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+#: Each file's name: this prefix, the run id, the format's extension.
+FILE_NAME_PREFIX = "partnership_ad_codes_"
 
 
 def storage_path(uri: str) -> ObjectStoragePath:
@@ -42,11 +43,6 @@ def storage_path(uri: str) -> ObjectStoragePath:
     if "://" not in uri:
         uri = Path(uri).expanduser().resolve().as_uri()
     return ObjectStoragePath(uri)
-
-
-def safe_name(value: str) -> str:
-    """A file-name-safe form of a run id or business id."""
-    return _UNSAFE.sub("_", value).strip("_") or "run"
 
 
 def _read(path: ObjectStoragePath, file_format: str) -> pd.DataFrame:
@@ -82,14 +78,14 @@ class FileSink(AdCodeSink):
     :raises ValueError: ``output_uri`` does not resolve inside ``root``.
     """
 
-    name: ClassVar[str] = "files"
+    name: ClassVar[str] = FILES_SINK
     batch_size = 100_000  # one file per run and brand: take the whole pending set at once
 
     def __init__(
         self,
         *,
         output_uri: str,
-        file_format: str = "csv",
+        file_format: str = DEFAULT_FILE_FORMAT,
         root: str | None = None,
         at_configured_destination: bool = True,
         clock: Callable[[], datetime] = utcnow,
@@ -121,7 +117,7 @@ class FileSink(AdCodeSink):
     def _file_name(self, context: DeliveryContext) -> tuple[str, str]:
         return (
             safe_name(context.business_id),
-            f"partnership_ad_codes_{safe_name(context.run_id)}.{FILE_FORMATS[self.file_format]}",
+            f"{FILE_NAME_PREFIX}{safe_name(context.run_id)}.{self.file_format}",
         )
 
     def target(self, context: DeliveryContext) -> ObjectStoragePath:

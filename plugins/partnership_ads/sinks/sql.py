@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, ClassVar
 
-from partnership_ads.ledger import DEFAULT_LEDGER_CONN_ID, iso, sql_hook_for, utcnow
+from partnership_ads.conn_ids import DEFAULT_LEDGER_CONN_ID
+from partnership_ads.ledger import iso, sql_hook_for, utcnow
+from partnership_ads.sink_names import DEFAULT_SQL_TABLE, SQL_SINK
 from partnership_ads.sinks.base import DELIVERED_COLUMNS, AdCodeSink, DeliveryContext, delivered_rows
 
 if TYPE_CHECKING:
@@ -16,7 +18,6 @@ if TYPE_CHECKING:
 
     from partnership_ads.ledger import DeliveryRecord
 
-DEFAULT_TABLE = "partnership_ad_codes"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 
@@ -31,13 +32,13 @@ class SqlTableSink(AdCodeSink):
     :param table: target table name (``schema.table`` allowed).
     """
 
-    name: ClassVar[str] = "sql"
+    name: ClassVar[str] = SQL_SINK
 
     def __init__(
         self,
         *,
         conn_id: str = DEFAULT_LEDGER_CONN_ID,
-        table: str = DEFAULT_TABLE,
+        table: str = DEFAULT_SQL_TABLE,
         hook: DbApiHook | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:

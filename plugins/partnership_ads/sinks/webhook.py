@@ -38,6 +38,7 @@ from urllib.parse import urljoin, urlsplit
 
 from partnership_ads.conn_ids import DEFAULT_WEBHOOK_CONN_ID
 from partnership_ads.graph.settings import is_loopback
+from partnership_ads.sink_names import WEBHOOK_SINK
 from partnership_ads.sinks.base import AdCodeSink, DeliveryContext
 
 if TYPE_CHECKING:
@@ -243,7 +244,7 @@ class WebhookSink(AdCodeSink):
     :param clock: current Unix time in seconds, for the signature's timestamp (tests pass a fake clock).
     """
 
-    name: ClassVar[str] = "webhook"
+    name: ClassVar[str] = WEBHOOK_SINK
 
     def __init__(
         self,

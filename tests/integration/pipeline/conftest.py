@@ -15,6 +15,7 @@ from partnership_ads.operators import (
     IssueAdCodesOperator,
     PushAdCodesOperator,
 )
+from partnership_ads.snapshot import iter_rows
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -72,6 +73,20 @@ class Pipeline:
     def push(self, run_id: str = "manual__1", try_number: int = 1, **kwargs: Any) -> dict[str, Any]:
         op = PushAdCodesOperator(task_id="push", business_id=self.brand["business_id"], **kwargs)
         return op.execute(context(run_id, try_number))
+
+    def claimable(self, fetched: dict[str, Any]) -> str:
+        """An AD_READY Instagram item of the snapshot without a code whose creator has a connection."""
+        return next(
+            r["content_id"]
+            for r in iter_rows(
+                fetched["snapshot_path"],
+                columns=["content_id", "platform", "ad_eligibility", "ad_code", "author_ig_user_id"],
+            )
+            if r["platform"] == "INSTAGRAM"
+            and r["ad_eligibility"] == "AD_READY"
+            and not r["ad_code"]
+            and r["author_ig_user_id"] in self.facts["creators_with_connection"]
+        )
 
     def created_codes(self) -> list[dict[str, Any]]:
         """Codes the sandbox created through the API (not seeded)."""

@@ -17,7 +17,6 @@ from include.drills.crash import with_graph_timeout
 from partnership_ads.ledger import ClaimKind
 from partnership_ads.operators import IssueAdCodesOperator, RevokeAdCodesOperator
 from partnership_ads.sinks import verify_signature
-from partnership_ads.snapshot import iter_rows
 from tests.integration.pipeline.conftest import context
 
 if TYPE_CHECKING:
@@ -103,26 +102,11 @@ def test_unfinished_claim_is_looked_up_before_any_post(pipeline: Pipeline) -> No
     assert result["counts"]["harvested"] >= 1
 
 
-def _claimable(pipeline: Pipeline, fetched: dict) -> str:
-    """An AD_READY Instagram item without a code whose creator has a connection."""
-    return next(
-        r["content_id"]
-        for r in iter_rows(
-            fetched["snapshot_path"],
-            columns=["content_id", "platform", "ad_eligibility", "ad_code", "author_ig_user_id"],
-        )
-        if r["platform"] == "INSTAGRAM"
-        and r["ad_eligibility"] == "AD_READY"
-        and not r["ad_code"]
-        and r["author_ig_user_id"] in pipeline.facts["creators_with_connection"]
-    )
-
-
 def test_a_live_claim_of_another_attempt_is_not_stolen_and_the_task_defers_instead_of_succeeding(
     pipeline: Pipeline,
 ) -> None:
     fetched = pipeline.fetch()
-    media_id = _claimable(pipeline, fetched)
+    media_id = pipeline.claimable(fetched)
     assert pipeline.ledger.claim(media_id, owner="other-run", lease_seconds=3600).kind == ClaimKind.FRESH
     with pytest.raises(TaskDeferred) as deferred:
         pipeline.issue(fetched)
@@ -134,7 +118,7 @@ def test_a_live_claim_of_another_attempt_is_not_stolen_and_the_task_defers_inste
 
 def test_items_still_claimed_after_the_last_wait_fail_the_task_naming_them(pipeline: Pipeline) -> None:
     fetched = pipeline.fetch()
-    media_id = _claimable(pipeline, fetched)
+    media_id = pipeline.claimable(fetched)
     pipeline.ledger.claim(media_id, owner="other-run", lease_seconds=3600)
     b = pipeline.brand
     op = IssueAdCodesOperator(
@@ -153,7 +137,7 @@ def test_a_claim_whose_lease_ends_soon_is_waited_out_then_recovered_and_issued_o
     for key, value in with_graph_timeout(dict(os.environ), 1.0).items():
         monkeypatch.setenv(key, value)
     fetched = pipeline.fetch()
-    media_id = _claimable(pipeline, fetched)
+    media_id = pipeline.claimable(fetched)
     pipeline.ledger.claim(media_id, owner="a-dead-run", lease_seconds=2)
     result = pipeline.issue(fetched)
     assert result["counts"]["claimed_elsewhere"] == 0

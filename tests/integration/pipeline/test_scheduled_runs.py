@@ -11,7 +11,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from partnership_ads.deployment import connection_type
-from partnership_ads.params import plan_run
+from partnership_ads.run_plan import plan_run
 from partnership_ads.snapshot import iter_rows
 
 if TYPE_CHECKING:
@@ -31,9 +31,9 @@ def scheduled_plan(pipeline: Pipeline, environ: dict[str, str] | None = None) ->
     )
     plan = brands[0]
     return {
-        "filters": plan["filters"],
-        "recheck_pending": plan["recheck_pending"],
-        "partitions": plan["partitions"],
+        "filters": dict(plan.filters),
+        "recheck_pending": plan.recheck_pending,
+        "partitions": plan.partitions,
     }
 
 

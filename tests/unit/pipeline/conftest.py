@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from partnership_ads.conn_ids import DEFAULT_LEDGER_CONN_ID
 from partnership_ads.ledger import Ledger
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def postgres_ledger(
     postgres_database: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Ledger]:
     monkeypatch.setenv("AIRFLOW_CONN_PARTNERSHIP_ADS_DB", postgres_database)
-    ledger = Ledger.from_conn_id("partnership_ads_db", clock=clock)
+    ledger = Ledger.from_conn_id(DEFAULT_LEDGER_CONN_ID, clock=clock)
     ledger.migrate()
     yield ledger
 

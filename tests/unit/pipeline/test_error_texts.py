@@ -8,9 +8,8 @@ import socket
 from typing import TYPE_CHECKING
 
 from include.drills.secrets import leaked_pieces
-from partnership_ads.graph.errors import GraphTransientError
-from partnership_ads.operators.issue import _describe_error
-from partnership_ads.operators.push import deliver_pending
+from partnership_ads.delivery import deliver_pending
+from partnership_ads.graph.errors import GraphTransientError, describe_error
 from partnership_ads.sinks.webhook import WebhookSink
 
 if TYPE_CHECKING:
@@ -27,7 +26,7 @@ def test_an_exception_quoting_a_credential_across_the_500th_character_is_describ
     filler = "p" * (480 - len(lead) - len("Authorization: OAuth "))
     exc = RuntimeError(f"{filler}Authorization: OAuth {TOKEN} end")
     assert str(exc).index(TOKEN) + len(lead) < 500 < str(exc).index(TOKEN) + len(lead) + len(TOKEN)
-    described = _describe_error(exc)
+    described = describe_error(exc)
     assert len(described) <= 500
     assert described.startswith("RuntimeError: ppp")
     assert not leaked_pieces(described, TOKEN), described
@@ -35,7 +34,7 @@ def test_an_exception_quoting_a_credential_across_the_500th_character_is_describ
 
 def test_a_graph_error_is_described_with_its_code_and_trace_id() -> None:
     exc = GraphTransientError("busy", http_status=503, code=2, fbtrace_id="AbC123")
-    assert _describe_error(exc) == "GraphTransientError http_status=503 code=2 fbtrace_id=AbC123: busy"
+    assert describe_error(exc) == "GraphTransientError http_status=503 code=2 fbtrace_id=AbC123: busy"
 
 
 def _closed_port() -> int:

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from partnership_ads.conn_ids import DEFAULT_LEDGER_CONN_ID, DEFAULT_WEBHOOK_CONN_ID
 from partnership_ads.ledger import ClaimKind, CodeState, Ledger
+from partnership_ads.sink_names import DEFAULT_SQL_TABLE
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -16,8 +18,8 @@ if TYPE_CHECKING:
     from tests.unit.pipeline.conftest import FakeClock
 
 BRAND = "111"
-SQL = "partnership_ads_db:partnership_ad_codes"
-WEBHOOK = "partnership_ads_webhook"
+SQL = f"{DEFAULT_LEDGER_CONN_ID}:{DEFAULT_SQL_TABLE}"
+WEBHOOK = DEFAULT_WEBHOOK_CONN_ID
 
 
 def _seen(ledger: Ledger, *content_ids: str, business_id: str = BRAND) -> None:
@@ -244,7 +246,7 @@ def ledger_before_0004(
         ledger = Ledger.from_sqlite_path(tmp_path / "l.db")
     else:
         monkeypatch.setenv("AIRFLOW_CONN_PARTNERSHIP_ADS_DB", request.getfixturevalue("postgres_database"))
-        ledger = Ledger.from_conn_id("partnership_ads_db")
+        ledger = Ledger.from_conn_id(DEFAULT_LEDGER_CONN_ID)
     current = ledger.sql_dir
     before = tmp_path / "sql_before_0004"
     before.mkdir()

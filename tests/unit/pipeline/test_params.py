@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from partnership_ads.params import (
+from partnership_ads.brand import Brand
+from partnership_ads.run_plan import (
     MAX_CODES_LIMIT,
     MAX_ITEM_LENGTH,
     MAX_ITEMS,
@@ -131,7 +132,7 @@ MANUAL = {**BRAND, "meta_conn_id": "meta_graph_default"}
 
 def _plan(
     params: dict, *, scheduled: bool, settings: dict | None = None, environ: dict | None = None
-) -> list:
+) -> list[Brand]:
     brands, _source = plan_run(
         params,
         scheduled=scheduled,
@@ -146,24 +147,31 @@ def _plan(
 def test_a_scheduled_run_asks_for_every_ad_ready_item_whatever_its_publication_date() -> None:
     brands = _plan(BRAND, scheduled=True)
     assert brands == [
-        {**MANUAL, "filters": {"ad_eligibilities": ["AD_READY"]}, "recheck_pending": True, "partitions": 1}
+        Brand.from_dict(
+            {
+                **MANUAL,
+                "filters": {"ad_eligibilities": ["AD_READY"]},
+                "recheck_pending": True,
+                "partitions": 1,
+            }
+        )
     ]
 
 
 def test_a_scheduled_run_ignores_form_filters_it_cannot_have_been_given() -> None:
     # Scheduled runs get the Params' defaults; a date or eligibility there must not narrow the daily run.
     brands = _plan({**BRAND, "start_date": "2026-01-01", "end_date": "2026-01-02"}, scheduled=True)
-    assert brands[0]["filters"] == {"ad_eligibilities": ["AD_READY"]}
+    assert brands[0].filters == {"ad_eligibilities": ["AD_READY"]}
 
 
 def test_lookback_days_bounds_a_scheduled_run_to_a_window_walked_in_parallel() -> None:
     brands = _plan(BRAND, scheduled=True, environ={"PARTNERSHIP_ADS_LOOKBACK_DAYS": "90"})
-    assert brands[0]["filters"] == {
+    assert brands[0].filters == {
         "ad_eligibilities": ["AD_READY"],
         "start_date": "2025-12-06",
         "end_date": "2026-03-05",
     }
-    assert brands[0]["partitions"] == 4
+    assert brands[0].partitions == 4
 
 
 def test_the_lookback_variable_wins_over_the_environment() -> None:
@@ -173,8 +181,8 @@ def test_the_lookback_variable_wins_over_the_environment() -> None:
         settings={"partnership_ads_lookback_days": "1"},
         environ={"PARTNERSHIP_ADS_LOOKBACK_DAYS": "90"},
     )
-    assert brands[0]["filters"]["start_date"] == brands[0]["filters"]["end_date"] == "2026-03-05"
-    assert brands[0]["partitions"] == 1
+    assert brands[0].filters["start_date"] == brands[0].filters["end_date"] == "2026-03-05"
+    assert brands[0].partitions == 1
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "ten", "3651", "1.5"])
@@ -187,8 +195,8 @@ def test_deployment_default_filters_apply_to_scheduled_runs_only() -> None:
     settings = {"partnership_ads_scheduled_filters": json.dumps({"platform_types": ["INSTAGRAM"]})}
     scheduled = _plan(BRAND, scheduled=True, settings=settings)
     manual = _plan(BRAND, scheduled=False, settings=settings)
-    assert scheduled[0]["filters"] == {"platform_types": ["INSTAGRAM"], "ad_eligibilities": ["AD_READY"]}
-    assert manual[0]["filters"] == {}
+    assert scheduled[0].filters == {"platform_types": ["INSTAGRAM"], "ad_eligibilities": ["AD_READY"]}
+    assert manual[0].filters == {}
 
 
 @pytest.mark.parametrize(
@@ -213,8 +221,8 @@ def test_a_manual_run_keeps_its_form_filters_and_rechecks_only_when_asked() -> N
     given = {"start_date": "2026-01-01", "end_date": "2026-01-31"}
     plain = _plan({**BRAND, **given}, scheduled=False)
     asked = _plan({**BRAND, **given, "recheck_pending": True}, scheduled=False)
-    assert plain == [{**MANUAL, "filters": given, "recheck_pending": False, "partitions": 1}]
-    assert asked[0]["recheck_pending"] is True
+    assert plain == [Brand.from_dict({**MANUAL, "filters": given, "recheck_pending": False, "partitions": 1})]
+    assert asked[0].recheck_pending is True
 
 
 def test_a_non_boolean_recheck_pending_is_refused() -> None:

@@ -10,8 +10,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from include.drills.audit import file_rows
+from partnership_ads.delivery import deliver_pending
 from partnership_ads.ledger import DeliveryRecord, Ledger
-from partnership_ads.operators.push import deliver_pending
 from partnership_ads.sinks import FileSink
 
 if TYPE_CHECKING:

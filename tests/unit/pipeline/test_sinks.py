@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pytest
 
+from partnership_ads.conn_ids import DEFAULT_LEDGER_CONN_ID
 from partnership_ads.ledger import DeliveryRecord, SqliteFileHook, sql_hook_for
 from partnership_ads.sinks import FileSink, SqlTableSink, build_sinks
 from partnership_ads.sinks.base import DeliveryContext
@@ -43,7 +44,7 @@ def test_sql_sink_upserts_on_business_and_content_postgres(
     postgres_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_PARTNERSHIP_ADS_DB", postgres_database)
-    sink = SqlTableSink(hook=sql_hook_for("partnership_ads_db"))
+    sink = SqlTableSink(hook=sql_hook_for(DEFAULT_LEDGER_CONN_ID))
     sink.deliver([_record("1", "A"), _record("2", "B")], CONTEXT)
     sink.deliver([_record("1", "A2")], CONTEXT)
     assert _sql_rows(sink) == [("1", "A2", "active"), ("2", "B", "active")]

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from include.drills.receiver import LocalReceiver
+from partnership_ads.delivery import deliver_pending
 from partnership_ads.ledger import DeliveryRecord
-from partnership_ads.operators.push import deliver_pending
 from partnership_ads.sinks import WebhookSink, verify_signature
 from partnership_ads.sinks.base import DeliveryContext
 from partnership_ads.sinks.webhook import (

@@ -40,13 +40,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from partnership_ads.conn_ids import CREATOR_CONN_PREFIX
+from partnership_ads.brand import Brand
+from partnership_ads.conn_ids import CREATOR_CONN_PREFIX, DEFAULT_META_CONN_ID
 from partnership_ads.graph.params import (
     ENUM_FILTERS,
     FILTER_NAMES,
     build_discovery_query,
     validate_business_id,
 )
+from partnership_ads.sink_names import DEFAULT_FILE_FORMAT, FILE_FORMATS, SINK_NAMES
 
 BRANDS_VARIABLE = "partnership_ads_brands"
 BRANDS_ENV = "PARTNERSHIP_ADS_BRANDS"
@@ -59,7 +61,6 @@ OUTPUT_ROOT_ENV = "PARTNERSHIP_ADS_OUTPUT_ROOT"
 OUTPUT_SCHEMES_VARIABLE = "partnership_ads_output_schemes"
 OUTPUT_SCHEMES_ENV = "PARTNERSHIP_ADS_OUTPUT_SCHEMES"
 DEFAULT_OUTPUT_SCHEMES: frozenset[str] = frozenset({"file"})
-DEFAULT_META_CONN_ID = "meta_graph_default"
 #: The connection type of a Graph API connection (the hook's ``conn_type``).
 META_GRAPH_CONN_TYPE = "meta_graph"
 #: Airflow pool of the tasks that call the Graph API (fetch, issue, revoke). Meta counts calls per token and
@@ -67,8 +68,9 @@ META_GRAPH_CONN_TYPE = "meta_graph"
 #: keeps a bare install and ``airflow dags test`` working without creating one.
 API_POOL_ENV = "PARTNERSHIP_ADS_API_POOL"
 DEFAULT_API_POOL = "default_pool"
-SINK_CHOICES = ("sql", "webhook", "files")
-FILE_FORMAT_CHOICES = ("csv", "parquet", "jsonl")
+#: The sinks and file formats a trigger may choose (aliases of :mod:`partnership_ads.sink_names`).
+SINK_CHOICES = SINK_NAMES
+FILE_FORMAT_CHOICES = FILE_FORMATS
 _CONN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -590,7 +592,7 @@ def validate_run_params(params: Mapping[str, Any]) -> dict[str, Any]:
             f"max_codes: must be a whole number from 0 to {MAX_CODES_LIMIT} (or empty for no cap), "
             f"got {shown}"
         )
-    file_format = params.get("file_format") or "csv"
+    file_format = params.get("file_format") or DEFAULT_FILE_FORMAT
     if file_format not in FILE_FORMAT_CHOICES:
         raise ValueError(f"file_format: must be one of {list(FILE_FORMAT_CHOICES)}, got {file_format!r}")
     dry_run = params.get("dry_run", False)
@@ -821,7 +823,7 @@ def plan_run(
     environ: Mapping[str, str],
     get_connection_type: ConnectionTypeLookup,
     today: dt.date | None = None,
-) -> tuple[list[dict[str, Any]], str]:
+) -> tuple[list[Brand], str]:
     """Validate a run's parameters and list the brands it serves, each with the run's discovery settings.
 
     The first task of ``partnership_ad_codes``: :func:`validate_run_params`, :func:`check_output_uri`, then
@@ -835,9 +837,9 @@ def plan_run(
       its ``recheck_pending`` parameter says so.
 
     :param today: the current UTC date (tests pass one; default: now).
-    :returns: the brands (``business_id``, ``fb_page_id``, ``ig_user_id``, ``meta_conn_id``, ``filters``,
-        ``recheck_pending``, ``partitions``) and where the list came from (``params``, ``variable`` or
-        ``environment``).
+    :returns: the brands (:class:`~partnership_ads.brand.Brand`, with ``filters``, ``recheck_pending`` and
+        ``partitions`` set; ``ledger_id`` is the first task's to add) and where the list came from
+        (``params``, ``variable`` or ``environment``).
     :raises ValueError: a bad parameter, deployment setting or brand entry, the message naming it first.
     :raises ConnectionLookupError: the form's connection could not be read.
     """
@@ -861,6 +863,6 @@ def plan_run(
         if not isinstance(recheck, bool):
             raise ValueError(f"recheck_pending: must be true or false, got {recheck!r}")
     return [
-        {**brand, "filters": filters, "recheck_pending": recheck, "partitions": partitions}
+        Brand.from_dict({**brand, "filters": filters, "recheck_pending": recheck, "partitions": partitions})
         for brand in brands
     ], source

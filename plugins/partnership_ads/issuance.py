@@ -1,0 +1,640 @@
+"""Issuance: one ad code per AD_READY Instagram item of a brand, exactly once, with the owner's token.
+
+:class:`Issuance` is one try's work for one brand, apart from Airflow: choosing the items from the snapshot,
+harvesting the codes discovery already shows, claiming each media in the ledger before its POST, the
+``max_codes`` budget, the claim heartbeat, waiting out other attempts' claims, and settling a claim lost
+mid-POST by lookup. :class:`~partnership_ads.operators.issue.IssueAdCodesOperator` adapts it to a task
+(arguments, deferral, the failure that makes Airflow retry).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from partnership_ads.conn_ids import CREATOR_CONN_PREFIX
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from partnership_ads.brand import Brand
+    from partnership_ads.hooks import DiscoveryScope, PartnershipAdsHook
+    from partnership_ads.ledger import Claim, CodeRow, Ledger
+
+#: Outcomes of one item, as counted in the run summary.
+OUTCOMES = (
+    "issued",  # a new code was created with the owner's token
+    "harvested",  # a code discovery (or a lookup after a crash) already showed, recorded without a POST
+    "already_in_ledger",  # the ledger already held the code: nothing to do
+    "awaiting_creator_authorisation",  # no connection for the creator: reported, re-evaluated next run
+    "failed",  # the POST failed (the item is retried on the next try or run)
+    "claimed_elsewhere",  # another attempt holds a live claim on this media right now
+    "deferred",  # over the max_codes cap of this run
+    "revoked",  # revoked on purpose: not re-issued automatically
+    "not_ad_ready",  # a pending item re-examined: no longer AD_READY (or no longer visible); not issued
+    "eligibility_lost",  # holds a code but is no longer AD_READY (or visible): reported, never revoked here
+    "planned",  # dry run: would be issued
+)
+#: Outcomes whose items are named in the XCom summary and the run summary's log (a person acts on them).
+LISTED_OUTCOMES = (
+    "awaiting_creator_authorisation",
+    "failed",
+    "claimed_elsewhere",
+    "deferred",
+    "not_ad_ready",
+    "eligibility_lost",
+)
+SNAPSHOT_COLUMNS = (
+    "content_id",
+    "platform",
+    "permalink",
+    "author_ig_user_id",
+    "author_display_name",
+    "ad_eligibility",
+    "ad_code",
+    "source",
+    "visible",
+)
+LISTED = 50  # items listed by id in the XCom summary per outcome (the ledger holds them all)
+DECISION_BATCH = 200  # per-brand decisions written per ledger transaction
+CLAIM_ROUNDS = 5  # claims again of items another attempt held, within one try (each after the claims end)
+
+
+@dataclass
+class ItemResult:
+    """What became of one item in this try."""
+
+    content_id: str
+    outcome: str
+    detail: str | None = None
+    retryable: bool = False
+    ad_code: str | None = None
+    wait_seconds: float | None = None  # a throttle's told wait, when that is why it failed
+    row: dict[str, Any] | None = None  # the snapshot row, for an item to try again (claimed elsewhere)
+
+
+@dataclass(frozen=True)
+class ClaimWait:
+    """Other attempts hold claims on items of this run for ``seconds`` more: too long to wait in a worker."""
+
+    seconds: float
+    held: list[ItemResult]
+
+
+class ClaimsHeldError(RuntimeError):
+    """Items are still claimed by another attempt after every wait: nothing was posted for them."""
+
+
+@dataclass(frozen=True)
+class IssuanceSettings:
+    """The knobs of :class:`Issuance` (the operator's arguments of the same names)."""
+
+    dry_run: bool = False
+    max_codes: int | None = None
+    max_concurrency: int = 8
+    claim_lease_seconds: float = 120.0
+    max_claim_wait_seconds: float = 30.0
+    creator_conn_prefix: str = CREATOR_CONN_PREFIX
+
+
+class _PostBudget:
+    """The ``max_codes`` cap on POSTs, shared by the worker threads."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def reserve(self) -> bool:
+        with self._lock:
+            if self.limit is not None and self.used >= self.limit:
+                return False
+            self.used += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self.used -= 1
+
+
+@dataclass
+class _Work:
+    """One item to claim and POST: its snapshot row, the connection of its owner, its POST reservation."""
+
+    row: dict[str, Any]
+    conn_id: str
+    reserved: bool = False
+    content_id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.content_id = str(self.row["content_id"])
+
+
+class Issuance:
+    """One try's issuance for one brand.
+
+    Which items: Instagram items whose ``partnership_info`` entry for this brand has ``ad_eligibility``
+    AD_READY. An existing ``ad_code`` is harvested, never re-issued. The rest are issued with the owner's
+    credentials: the connection ``<creator_conn_prefix><author ig_user_id>`` when it exists, the brand's own
+    when the brand is the author, else none (``awaiting_creator_authorisation``).
+
+    Exactly once: each media is claimed in the ledger before its POST and its code written the moment it
+    returns; a claim left by a crashed attempt is looked up in discovery before any POST. Claims are renewed
+    every ``claim_lease_seconds / 4`` while POSTs run.
+
+    :param owner: this attempt's claim owner (unique per try).
+    :param log: where progress goes (the task's logger).
+    :param hook_factory: builds a hook for a connection id (default :class:`PartnershipAdsHook`).
+    :param connection_exists: whether a connection id is defined (default: Airflow's lookup).
+    :param sleep: the clock's wait (tests pass a fake clock's).
+    :param monotonic: the clock's reading (tests pass a fake clock's).
+    """
+
+    def __init__(
+        self,
+        brand: Brand,
+        ledger: Ledger,
+        *,
+        snapshot_path: str,
+        owner: str,
+        run_id: str,
+        settings: IssuanceSettings,
+        log: Any,
+        hook_factory: Callable[[str], PartnershipAdsHook] | None = None,
+        connection_exists: Callable[[str], bool] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if hook_factory is None or connection_exists is None:
+            from partnership_ads.connections import connection_exists as exists
+            from partnership_ads.hooks import PartnershipAdsHook
+
+            hook_factory = hook_factory or (lambda conn_id: PartnershipAdsHook(meta_conn_id=conn_id))
+            connection_exists = connection_exists or exists
+        self.brand = brand
+        self.ledger = ledger
+        self.snapshot_path = snapshot_path
+        self.owner = owner
+        self.run_id = run_id
+        self.settings = settings
+        self.log = log
+        self.sleep = sleep
+        self.monotonic = monotonic
+        self._hook_factory = hook_factory
+        self._connection_exists = connection_exists
+        self._hooks: dict[str, PartnershipAdsHook] = {}
+        self._hooks_lock = threading.Lock()
+        self._exists: dict[str, bool] = {}
+        self._conn_of: dict[str, str] = {}
+        self._scope: DiscoveryScope | None = None
+
+    # --- connections -----------------------------------------------------------------------------------
+
+    def hook(self, conn_id: str) -> PartnershipAdsHook:
+        """The hook of ``conn_id``, one per connection shared by the worker threads."""
+        with self._hooks_lock:
+            if conn_id not in self._hooks:
+                self._hooks[conn_id] = self._hook_factory(conn_id)
+            return self._hooks[conn_id]
+
+    @property
+    def scope(self) -> DiscoveryScope:
+        """The brand's discovery access, where a media is looked up when a POST's outcome is unknown."""
+        if self._scope is None:
+            from partnership_ads.hooks import DiscoveryScope
+
+            self._scope = DiscoveryScope(
+                self.hook(self.brand.meta_conn_id),
+                self.brand.business_id,
+                fb_page_id=self.brand.fb_page_id,
+                ig_user_id=self.brand.ig_user_id,
+            )
+        return self._scope
+
+    def owner_conn_id(self, author_ig_user_id: str | None) -> str | None:
+        """The connection to issue an author's code with: the creator's, the brand's own, or None."""
+        if not author_ig_user_id:
+            return None
+        creator_conn = f"{self.settings.creator_conn_prefix}{author_ig_user_id}"
+        if creator_conn not in self._exists:
+            self._exists[creator_conn] = self._connection_exists(creator_conn)
+        if self._exists[creator_conn]:
+            return creator_conn
+        if self.brand.ig_user_id and str(author_ig_user_id) == str(self.brand.ig_user_id):
+            return self.brand.meta_conn_id
+        return None
+
+    # --- the first pass --------------------------------------------------------------------------------
+
+    def select(self) -> tuple[list[dict[str, Any]], list[ItemResult]]:
+        """The snapshot's AD_READY Instagram items, and the items that are not AD_READY any more.
+
+        Not AD_READY (or no longer visible to the brand): an item holding a code is ``eligibility_lost``
+        (reported; the code is left alone), a pending item looked up again is ``not_ad_ready`` (not issued).
+        """
+        from partnership_ads.snapshot import SOURCE_LOOKUP, iter_rows
+
+        coded = set(self.ledger.coded_content_ids(self.brand.business_id))
+        selected: list[dict[str, Any]] = []
+        lost: list[ItemResult] = []
+        for row in iter_rows(self.snapshot_path, columns=SNAPSHOT_COLUMNS):
+            content_id = row["content_id"]
+            if not content_id:
+                continue
+            visible = row["visible"] is not False
+            if visible and row["platform"] == "INSTAGRAM" and row["ad_eligibility"] == "AD_READY":
+                selected.append(row)
+                continue
+            looked_up = row["source"] == SOURCE_LOOKUP
+            if content_id not in coded and not looked_up:
+                continue  # never selected by the pipeline: nothing to report
+            if not visible:
+                now = "no longer visible to the brand (deleted, untagged, or access lost)"
+            else:
+                now = f"now {row['ad_eligibility'] or 'not tagged for the brand'}"
+            if content_id in coded:
+                lost.append(ItemResult(content_id, "eligibility_lost", f"holds a code but is {now}"))
+            else:
+                lost.append(ItemResult(content_id, "not_ad_ready", f"pending item is {now}; not issued"))
+        return selected, lost
+
+    def run(self) -> list[ItemResult]:
+        """Select, harvest, and issue (or, in a dry run, plan); returns every item's result.
+
+        Items another attempt holds come back as ``claimed_elsewhere``: :meth:`wait_out_claims` is next.
+        """
+        business_id = self.brand.business_id
+        dry_run = self.settings.dry_run
+        selected, lost = self.select()
+        self.log.info(
+            "Business %s: %s Instagram items are AD_READY for the brand (snapshot %s)%s",
+            business_id,
+            len(selected),
+            self.snapshot_path,
+            " [dry run: nothing will be issued or recorded]" if dry_run else "",
+        )
+        for result in lost:
+            self.log.warning(
+                "%s %s: %s", result.outcome.replace("_", " ").capitalize(), result.content_id, result.detail
+            )
+        if lost and not dry_run:
+            self._record_decisions(lost)
+        results: list[ItemResult] = list(lost)
+        work: list[_Work] = []
+        # One read of the ledger's codes for every selected item: a daily run walks thousands of items that
+        # already hold their code, and a read (and a decision write) per item dominated its cost.
+        known = self.ledger.codes_for([str(row["content_id"]) for row in selected])
+        decisions: list[tuple[str, str, str | None]] = []
+        for row in selected:
+            content_id = str(row["content_id"])
+            if row["ad_code"]:
+                result = self.harvest(row, known.get(content_id))
+                results.append(result)
+                decisions.append((content_id, result.outcome, None))
+                continue
+            conn_id = self.owner_conn_id(row["author_ig_user_id"])
+            if conn_id is None:
+                detail = (
+                    f"creator {row['author_display_name'] or '?'} (ig_user_id {row['author_ig_user_id']}) "
+                    f"has no connection {self.settings.creator_conn_prefix}{row['author_ig_user_id']}"
+                )
+                self.log.warning(
+                    "Awaiting creator authorisation: %s %s (%s)", content_id, row["permalink"], detail
+                )
+                decisions.append((content_id, "awaiting_creator_authorisation", detail))
+                results.append(ItemResult(content_id, "awaiting_creator_authorisation", detail))
+                continue
+            self._conn_of[content_id] = conn_id
+            work.append(_Work(row, conn_id))
+        if decisions and not dry_run:
+            self.ledger.record_brand_items(business_id, decisions, run_id=self.run_id)
+        if dry_run:
+            for item in work:
+                code_row = known.get(item.content_id)
+                outcome = "already_in_ledger" if code_row and code_row.ad_code else "planned"
+                results.append(ItemResult(item.content_id, outcome))
+        elif work:
+            results.extend(self.issue_all(work))
+        return results
+
+    def harvest(self, row: dict[str, Any], code_row: CodeRow | None) -> ItemResult:
+        """A code discovery shows: ``already_in_ledger`` when the ledger holds it (no write), else kept."""
+        from partnership_ads.ledger import HAS_CODE_STATES
+
+        content_id = str(row["content_id"])
+        in_ledger = (
+            code_row is not None and code_row.ad_code == row["ad_code"] and code_row.state in HAS_CODE_STATES
+        )
+        if in_ledger or self.settings.dry_run:
+            outcome = "already_in_ledger" if in_ledger else "harvested"
+            return ItemResult(content_id, outcome, ad_code=row["ad_code"])
+        outcome = self.ledger.harvest(
+            content_id,
+            row["ad_code"],
+            business_id=self.brand.business_id,
+            owner_ig_user_id=row["author_ig_user_id"],
+        )
+        if outcome == "revoked":
+            return ItemResult(
+                content_id, "revoked", "revoked on purpose; the code discovery shows is not used"
+            )
+        if outcome == "claimed_elsewhere":
+            return ItemResult(content_id, outcome, "another attempt holds the media", row=row)
+        return ItemResult(content_id, outcome, ad_code=row["ad_code"])
+
+    def _record_decisions(self, results: list[ItemResult]) -> None:
+        self.ledger.record_brand_items(
+            self.brand.business_id, [(r.content_id, r.outcome, r.detail) for r in results], run_id=self.run_id
+        )
+
+    # --- claims and POSTs ------------------------------------------------------------------------------
+
+    def issue_all(self, work: list[_Work]) -> list[ItemResult]:
+        """Claim and POST each item on ``max_concurrency`` threads, the claims renewed meanwhile."""
+        budget = _PostBudget(None if self.settings.max_codes is None else int(self.settings.max_codes))
+        results: list[ItemResult] = []
+        with self._heartbeat():
+            workers = max(1, int(self.settings.max_concurrency))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="issue") as pool:
+                futures = [pool.submit(self.issue_one, item, budget) for item in work]
+                decided: list[ItemResult] = []
+                for n, future in enumerate(futures, start=1):
+                    result = future.result()
+                    results.append(result)
+                    # Per-brand decisions are the run's report, not the exactly-once record (the claim
+                    # and the code, written by the worker): they go to the ledger in batches.
+                    decided.append(result)
+                    if len(decided) >= DECISION_BATCH or n == len(futures):
+                        self._record_decisions(decided)
+                        decided = []
+                    if result.outcome == "failed":
+                        self.log.error("Failed %s: %s", result.content_id, result.detail)
+                    if n % 25 == 0 or n == len(futures):
+                        counts = Counter(r.outcome for r in results)
+                        self.log.info(
+                            "Issuance progress %s/%s: %s",
+                            n,
+                            len(futures),
+                            ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+                        )
+        return results
+
+    def _heartbeat(self) -> _Heartbeat:
+        return _Heartbeat(self.ledger, self.owner, self.settings.claim_lease_seconds, self.log)
+
+    def issue_one(self, item: _Work, budget: _PostBudget) -> ItemResult:
+        """Claim one media and obtain its code: recovered by lookup, or POSTed within the budget."""
+        from partnership_ads.ledger import HAS_CODE_STATES, ClaimKind, CodeState, StaleClaimError
+
+        content_id = item.content_id
+        # Reserve a POST before claiming: once the cap is reached, an item is deferred after one read instead
+        # of a claim and its release (three writes), unless it carries an unfinished claim, which is still
+        # recovered by lookup (that never POSTs beyond the cap).
+        item.reserved = budget.reserve()
+        if not item.reserved:
+            in_ledger = self.ledger.code(content_id)
+            if in_ledger is not None and in_ledger.state in HAS_CODE_STATES and in_ledger.ad_code:
+                return ItemResult(content_id, "already_in_ledger", ad_code=in_ledger.ad_code)
+            if in_ledger is None or in_ledger.state not in (CodeState.ISSUING, CodeState.FAILED):
+                return self._over_budget(content_id)
+        claim = self.ledger.claim(
+            content_id,
+            owner=self.owner,
+            lease_seconds=self.settings.claim_lease_seconds,
+            business_id=self.brand.business_id,
+            owner_ig_user_id=item.row["author_ig_user_id"],
+        )
+        if item.reserved and claim.kind not in (ClaimKind.FRESH, ClaimKind.RECOVERED):
+            budget.release()
+        if claim.kind == ClaimKind.HAS_CODE:
+            return ItemResult(content_id, "already_in_ledger", ad_code=claim.ad_code)
+        if claim.kind == ClaimKind.REVOKED:
+            return ItemResult(content_id, "revoked", "revoked on purpose; not re-issued")
+        if claim.kind == ClaimKind.HELD:
+            return ItemResult(content_id, "claimed_elsewhere", f"claimed by {claim.holder}", row=item.row)
+        try:
+            if claim.kind == ClaimKind.RECOVERED:
+                found = self._recover(item, claim)
+                if found:
+                    if item.reserved:
+                        budget.release()
+                    self.ledger.record_code(
+                        content_id, found, owner=self.owner, fence=claim.fence, state=CodeState.HARVESTED
+                    )
+                    return ItemResult(
+                        content_id, "harvested", "adopted after an unfinished claim", ad_code=found
+                    )
+            if not item.reserved:
+                self.ledger.release_claim(content_id, owner=self.owner, fence=claim.fence)
+                return self._over_budget(content_id)
+            ad_code = self._post(item)
+            self.ledger.record_code(
+                content_id, ad_code, owner=self.owner, fence=claim.fence, state=CodeState.ISSUED
+            )
+            return ItemResult(content_id, "issued", ad_code=ad_code)
+        except StaleClaimError:
+            # This attempt's lease ended while it worked and another attempt took the media over: its write
+            # was refused. Settle by lookup once nobody holds the media: never a second POST.
+            return self.settle_stale(item.row)
+        except Exception as exc:
+            return self._failed(item, claim, exc)
+
+    def _over_budget(self, content_id: str) -> ItemResult:
+        return ItemResult(content_id, "deferred", f"over max_codes={self.settings.max_codes}")
+
+    def _recover(self, item: _Work, claim: Claim) -> str | None:
+        """The code of a media whose claim was taken over from a lost attempt, by lookup (None: none)."""
+        # A crashed or stalled attempt may have a POST still in flight: let its time-out pass (our heartbeat
+        # keeps the claim), then look before posting, so it is found, not doubled.
+        if claim.ended_ago is not None:
+            quiet = self.hook(item.conn_id).settings.timeout - claim.ended_ago
+            if quiet > 0:
+                self.log.info(
+                    "Media %s: a lost claim's POST may be in flight; looking it up in %.1fs",
+                    item.content_id,
+                    quiet,
+                )
+                self.sleep(quiet)
+        return self.scope.find_ad_code(item.content_id)
+
+    def _post(self, item: _Work) -> str:
+        """POST the media's code with its owner's connection, after any throttle an earlier attempt heard."""
+        from partnership_ads.graph.errors import GraphThrottleError
+
+        hook = self.hook(item.conn_id)
+        blocked = self.ledger.throttled_for(item.conn_id)
+        if blocked > hook.settings.retry.max_throttle_wait_seconds:
+            raise GraphThrottleError(
+                f"connection {item.conn_id} is throttled for {blocked:.0f}s more (told to an earlier "
+                "attempt); not calling before that",
+                wait_seconds=blocked,
+                method="POST",
+                path=f"{item.content_id}/partnership_ad_code",
+            )
+        if blocked > 0:
+            self.sleep(blocked)
+        return hook.create_partnership_ad_code(item.content_id, discovery=self.scope)
+
+    def _failed(self, item: _Work, claim: Claim, exc: Exception) -> ItemResult:
+        from partnership_ads.graph.errors import GraphThrottleError, describe_error
+
+        detail = describe_error(exc)
+        self.ledger.record_failure(item.content_id, owner=self.owner, fence=claim.fence, error=detail)
+        wait = getattr(exc, "wait_seconds", None)
+        if isinstance(exc, GraphThrottleError) and wait:
+            self.ledger.record_throttle(item.conn_id, wait_seconds=float(wait))
+        return ItemResult(
+            item.content_id,
+            "failed",
+            detail,
+            retryable=bool(getattr(exc, "retryable", True)),
+            wait_seconds=wait,
+        )
+
+    def settle_stale(self, row: dict[str, Any]) -> ItemResult:
+        """The outcome of a media whose claim this attempt lost mid-work, by lookup once nobody holds it."""
+        content_id = str(row["content_id"])
+        lease = self.settings.claim_lease_seconds
+        deadline = self.monotonic() + lease * 2
+        while self.ledger.claim_holders([content_id]) and self.monotonic() < deadline:
+            self.sleep(min(1.0, lease / 4))
+        if self.ledger.claim_holders([content_id]):
+            return ItemResult(
+                content_id,
+                "failed",
+                "this attempt's claim was taken over mid-POST and the new holder has not finished; the next "
+                "try settles it by lookup",
+                retryable=True,
+            )
+        current = self.scope.find_ad_code(content_id)
+        recorded = self.ledger.code(content_id)
+        if recorded is not None and recorded.state == "revoked":
+            self.log.warning(
+                "Media %s: this attempt's claim was lost and the code has since been revoked", content_id
+            )
+            return ItemResult(
+                content_id, "revoked", "revoked while this attempt's claim was lost; not re-issued"
+            )
+        if not current:
+            return ItemResult(
+                content_id,
+                "failed",
+                "this attempt's claim was taken over mid-POST and discovery shows no code; the next try "
+                "looks it up again before any POST",
+                retryable=True,
+            )
+        outcome = self.ledger.harvest(
+            content_id, current, business_id=self.brand.business_id, owner_ig_user_id=row["author_ig_user_id"]
+        )
+        self.log.warning(
+            "Media %s: this attempt's claim was taken over while its POST was in flight; settled by lookup "
+            "(%s)",
+            content_id,
+            outcome,
+        )
+        if outcome == "revoked":
+            return ItemResult(content_id, "revoked", "revoked on purpose; not re-issued")
+        return ItemResult(content_id, outcome, "settled by lookup after a lost claim", ad_code=current)
+
+    # --- other attempts' claims ------------------------------------------------------------------------
+
+    def wait_out_claims(self, results: list[ItemResult], *, may_defer: bool) -> list[ItemResult] | ClaimWait:
+        """Claim again the items another attempt held, once its claims end; never a success with them left.
+
+        Waits here when the claims end within ``max_claim_wait_seconds``; a longer wait is returned as a
+        :class:`ClaimWait` when ``may_defer`` (the caller hands it to the triggerer and runs again after).
+        A lease that ended is taken over and looked up before any POST.
+
+        :raises ClaimsHeldError: naming the items still held after every wait.
+        """
+        for _round in range(CLAIM_ROUNDS):
+            held = [r for r in results if r.outcome == "claimed_elsewhere" and r.row is not None]
+            if not held:
+                return results
+            holders = self.ledger.claim_holders([r.content_id for r in held])
+            wait = max((left for _holder, left in holders.values()), default=0.0)
+            if wait > self.settings.max_claim_wait_seconds:
+                if may_defer:
+                    return ClaimWait(wait, held)
+                break
+            self.log.info(
+                "%s item(s) are claimed by another attempt; waiting %.1fs for the claims to end, then "
+                "claiming them again (a lease that ended is looked up before any POST)",
+                len(held),
+                max(wait, 0.0),
+            )
+            if wait > 0:
+                self.sleep(wait + 0.1)
+            retried = {r.content_id for r in held}
+            results = [r for r in results if r.content_id not in retried] + self._claim_again(held)
+        held = [r for r in results if r.outcome == "claimed_elsewhere"]
+        if not held:
+            return results
+        named = ", ".join(f"{r.content_id} ({r.detail})" for r in held[:20])
+        raise ClaimsHeldError(
+            f"{len(held)} AD_READY item(s) of business {self.brand.business_id} are still claimed by "
+            f"another attempt that keeps its lease alive: {named}. Nothing was posted for them; the retry "
+            "claims them again (a lease that ended is looked up before any POST)."
+        )
+
+    def _claim_again(self, held: list[ItemResult]) -> list[ItemResult]:
+        again: list[ItemResult] = []
+        work: list[_Work] = []
+        for result in held:
+            row = result.row or {}
+            if row.get("ad_code"):
+                again.append(self.harvest(row, self.ledger.code(result.content_id)))
+            else:
+                work.append(_Work(row, self._conn_of[result.content_id]))
+        if work:
+            again.extend(self.issue_all(work))
+        return again
+
+
+class _Heartbeat:
+    """Renews this attempt's claims every ``lease / 4`` on a thread, while the ``with`` block runs."""
+
+    def __init__(self, ledger: Ledger, owner: str, lease_seconds: float, log: Any) -> None:
+        self.ledger = ledger
+        self.owner = owner
+        self.lease_seconds = lease_seconds
+        self.log = log
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="claim-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.lease_seconds / 4):
+            try:
+                self.ledger.heartbeat(self.owner, lease_seconds=self.lease_seconds)
+            except Exception:
+                self.log.exception("Claim heartbeat failed (claims may expire and be recovered)")
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def summarize(results: list[ItemResult]) -> tuple[Counter[str], dict[str, list[dict[str, Any]]]]:
+    """Counts by outcome, and the items listed by id per :data:`LISTED_OUTCOMES` (at most :data:`LISTED`)."""
+    counts = Counter(r.outcome for r in results)
+    listed = {
+        outcome: [{"content_id": r.content_id, "detail": r.detail} for r in results if r.outcome == outcome][
+            :LISTED
+        ]
+        for outcome in LISTED_OUTCOMES
+        if counts.get(outcome)
+    }
+    return counts, listed
+
+
+def retryable_failures(results: list[ItemResult]) -> Iterator[ItemResult]:
+    """The items whose POST failed with an error a later try may not meet again."""
+    return (r for r in results if r.outcome == "failed" and r.retryable)
