@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from partnership_ads.ledger import iso, utcnow
+from partnership_ads.clock import iso, utcnow
 from partnership_ads.params import canonical_location, is_inside
 from partnership_ads.sinks.base import DELIVERED_COLUMNS, AdCodeSink, DeliveryContext, delivered_rows
 

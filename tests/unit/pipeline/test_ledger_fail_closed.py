@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from partnership_ads import ledger as ledger_module
+from partnership_ads.ledger import core as ledger_core
 from partnership_ads.ledger import (
     ClaimKind,
     Ledger,
@@ -76,7 +76,7 @@ def test_lease_times_come_from_the_database_clock_not_the_workers(
     on_database_clock.claim("1", owner="a", lease_seconds=60)
     # Another worker whose own clock runs an hour ahead must still see a's lease as live.
     ahead = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
-    monkeypatch.setattr(ledger_module, "utcnow", lambda: ahead)
+    monkeypatch.setattr(ledger_core, "utcnow", lambda: ahead)
     skewed_worker = Ledger(ledger.hook)
     claim = skewed_worker.claim("1", owner="b", lease_seconds=60)
     assert (claim.kind, claim.holder) == (ClaimKind.HELD, "a")
