@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, ClassVar
 
+from partnership_ads.clock import iso, utcnow
 from partnership_ads.conn_ids import DEFAULT_LEDGER_CONN_ID
-from partnership_ads.ledger import iso, sql_hook_for, utcnow
+from partnership_ads.ledger import sql_hook_for
 from partnership_ads.sink_names import DEFAULT_SQL_TABLE, SQL_SINK
 from partnership_ads.sinks.base import DELIVERED_COLUMNS, AdCodeSink, DeliveryContext, delivered_rows
 

@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 
 from partnership_ads.conn_ids import DEFAULT_LEDGER_CONN_ID
-from partnership_ads.ledger import DeliveryRecord, SqliteFileHook, sql_hook_for
+from partnership_ads.ledger import DeliveryRecord, sql_hook_for
 from partnership_ads.sinks import FileSink, SqlTableSink, build_sinks
 from partnership_ads.sinks.base import DeliveryContext
 from partnership_ads.sinks.webhook import batch_body, idempotency_key
+from partnership_ads.sqlite_file import SqliteFileHook
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -1,4 +1,8 @@
-"""Ledgers on real SQLite files and real PostgreSQL databases, with a fake clock."""
+"""Ledgers on real SQLite files and real PostgreSQL databases, with a fake clock.
+
+Shared by every unit test that needs a ledger (the ledger's own tests in ``partnership_ads/ledger/`` and the
+pipeline's): ``ledger`` runs a test on both databases, ``sqlite_ledger`` and ``postgres_ledger`` on one.
+"""
 
 from __future__ import annotations
 
@@ -54,3 +58,14 @@ def postgres_ledger(
 def ledger(request: pytest.FixtureRequest) -> Ledger:
     """The same behaviour on both databases the ledger supports."""
     return request.getfixturevalue(f"{request.param}_ledger")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def unmigrated_ledger(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Ledger:
+    """An empty database of either kind, not migrated yet, on the database's clock (no fake clock)."""
+    if request.param == "sqlite":
+        return Ledger.from_sqlite_path(tmp_path / "unmigrated.db")
+    monkeypatch.setenv("AIRFLOW_CONN_PARTNERSHIP_ADS_DB", request.getfixturevalue("postgres_database"))
+    return Ledger.from_conn_id("partnership_ads_db")

@@ -1,0 +1,372 @@
+"""Codes and claims: one ad code per media and the fenced issuance claim on it (table ``pa_ad_codes``).
+
+Exactly one code per media: before a POST the issuing task claims the media with
+``INSERT ... ON CONFLICT (content_id) DO NOTHING`` (only the claimant posts). A claim has an owner, a lease
+(``claim_expires_at``) that the claimant's heartbeat renews while it runs, and a **fencing token** (``fence``)
+that grows with every new claim of the media. A claim whose lease ran out (its task crashed, was killed, or
+stalled) may be taken over by a conditional UPDATE, and the new owner looks the media up in discovery before
+it ever posts again. Recording a code, renewing, failing or releasing succeed only with the current token: a
+stale writer is refused (:class:`StaleClaimError`) and resolves its outcome by lookup, never by a second POST.
+Lease times come from the database's clock (one clock for every worker), except where a test passes a clock.
+A live claim is never stolen; a revoked code never becomes active again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk.exceptions import AirflowException
+
+from partnership_ads.clock import parse_iso
+from partnership_ads.ledger.core import LedgerCore
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+log = logging.getLogger(__name__)
+
+
+class CodeState(StrEnum):
+    """State of a media's row in ``pa_ad_codes``."""
+
+    ISSUING = "issuing"
+    ISSUED = "issued"
+    HARVESTED = "harvested"
+    FAILED = "failed"
+    REVOKED = "revoked"
+
+
+HAS_CODE_STATES = (CodeState.ISSUED, CodeState.HARVESTED)
+
+
+class StaleClaimError(AirflowException):
+    """A write with a claim that is no longer current (its lease ended and another attempt took it over)."""
+
+
+class ClaimKind(StrEnum):
+    """What :meth:`AdCodes.claim` obtained."""
+
+    FRESH = "fresh"  # nobody ever claimed this media: the owner may POST at once
+    RECOVERED = "recovered"  # a dead or failed claim was taken over: look the media up before any POST
+    HELD = "held"  # another attempt holds a live claim: do nothing now
+    HAS_CODE = "has_code"  # the ledger already holds a code for this media
+    REVOKED = "revoked"  # the code was revoked on purpose: not re-issued automatically
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Outcome of a claim attempt; ``ad_code`` is set for ``HAS_CODE``, ``holder`` and ``expires_at`` for
+    ``HELD``, ``fence`` (the fencing token every later write must present) for ``FRESH`` and ``RECOVERED``."""
+
+    kind: ClaimKind
+    content_id: str
+    ad_code: str | None = None
+    holder: str | None = None
+    fence: int = 0
+    expires_at: str | None = None
+    #: RECOVERED from a claim left ``issuing``: seconds since its lease ended. Its holder may have sent a POST
+    #: just before it stalled or died; the new owner lets that POST's time-out pass before looking the media
+    #: up and posting (see IssueAdCodesOperator).
+    ended_ago: float | None = None
+
+
+@dataclass(frozen=True)
+class CodeRow:
+    """A media's row in ``pa_ad_codes``."""
+
+    content_id: str
+    ad_code: str | None
+    state: str
+    business_id: str | None
+    owner_ig_user_id: str | None
+    claimed_by: str | None
+    claim_expires_at: str | None
+    attempts: int
+    issued_at: str | None
+    revoked_at: str | None
+    fence: int = 0
+
+
+#: The columns of :class:`CodeRow`, in its field order.
+_CODE_ROW_COLUMNS = (
+    "content_id, ad_code, state, business_id, owner_ig_user_id, claimed_by, claim_expires_at, attempts, "
+    "issued_at, revoked_at, fence"
+)
+
+
+class AdCodes(LedgerCore):
+    """Each media's one ad code and the fenced claim under which it is issued."""
+
+    def code(self, content_id: str) -> CodeRow | None:
+        """The media's row in ``pa_ad_codes``, or None."""
+        rows = self._query(
+            f"SELECT {_CODE_ROW_COLUMNS} FROM pa_ad_codes WHERE content_id = ?",  # noqa: S608 - fixed SQL
+            (content_id,),
+        )
+        return CodeRow(*rows[0]) if rows else None
+
+    def codes_for(self, content_ids: Sequence[str], *, chunk: int = 500) -> dict[str, CodeRow]:
+        """The ``pa_ad_codes`` rows of these media (absent ones left out), read ``chunk`` ids per query."""
+        found: dict[str, CodeRow] = {}
+        ids = list(dict.fromkeys(content_ids))
+        for start in range(0, len(ids), chunk):
+            part = ids[start : start + chunk]
+            marks = ", ".join("?" for _ in part)
+            rows = self._query(
+                f"SELECT {_CODE_ROW_COLUMNS} FROM pa_ad_codes WHERE content_id IN ({marks})",  # noqa: S608
+                part,
+            )
+            found.update((row[0], CodeRow(*row)) for row in rows)
+        return found
+
+    def codes(self, *, states: Sequence[str] | None = None) -> list[CodeRow]:
+        """Every row of ``pa_ad_codes`` (optionally only some states), ordered by content_id."""
+        statement = f"SELECT {_CODE_ROW_COLUMNS} FROM pa_ad_codes"  # noqa: S608 - fixed SQL
+        params: tuple[Any, ...] = ()
+        if states:
+            statement += f" WHERE state IN ({', '.join('?' for _ in states)})"
+            params = tuple(states)
+        return [CodeRow(*row) for row in self._query(statement + " ORDER BY content_id", params)]
+
+    def claim(
+        self,
+        content_id: str,
+        *,
+        owner: str,
+        lease_seconds: float,
+        business_id: str | None = None,
+        owner_ig_user_id: str | None = None,
+    ) -> Claim:
+        """Claim a media for issuance (atomically; see the module docstring).
+
+        :returns: FRESH when this owner inserted the claim (POST allowed), RECOVERED when it took over an
+            expired or failed claim (look the media up before posting), HELD when another owner's lease is
+            live (with its holder and lease end), HAS_CODE when a code is already recorded, REVOKED when the
+            code was revoked on purpose. FRESH and RECOVERED carry the claim's fencing token.
+        """
+        lease, lease_params = self._lease_end(lease_seconds)
+        now = self._now()
+        inserted = self._execute(
+            # The lease clock's fixed SQL only: nothing from the caller is formatted into the statements.
+            "INSERT INTO pa_ad_codes (content_id, state, business_id, owner_ig_user_id, claimed_by, "  # noqa: S608
+            "claim_expires_at, attempts, fence, created_at, updated_at) "
+            f"VALUES (?, ?, ?, ?, ?, {lease}, 1, 1, ?, ?) "
+            "ON CONFLICT (content_id) DO NOTHING",
+            (content_id, CodeState.ISSUING, business_id, owner_ig_user_id, owner, *lease_params, now, now),
+        )
+        if inserted == 1:
+            return Claim(ClaimKind.FRESH, content_id, fence=1)
+        clock, clock_params = self._lease_end(0)
+        rows = self._query(
+            "SELECT ad_code, state, claimed_by, claim_expires_at, fence, "  # noqa: S608
+            f"CASE WHEN claim_expires_at > {clock} THEN 1 ELSE 0 END, {clock} "
+            "FROM pa_ad_codes WHERE content_id = ?",
+            (*clock_params, *clock_params, content_id),
+        )
+        if not rows:  # deleted between the two statements (a released claim): treat as held, try next time
+            return Claim(ClaimKind.HELD, content_id, holder="a concurrent attempt")
+        ad_code, state, holder, expires_at, fence, live, db_now = rows[0]
+        if state in HAS_CODE_STATES and ad_code:
+            return Claim(ClaimKind.HAS_CODE, content_id, ad_code=ad_code)
+        if state == CodeState.REVOKED:
+            return Claim(ClaimKind.REVOKED, content_id)
+        if state == CodeState.ISSUING and int(live or 0):
+            return Claim(ClaimKind.HELD, content_id, holder=holder, expires_at=expires_at)
+        # Take over only the exact claim we read (its fence): a concurrent taker bumps the fence first. The
+        # lease is compared again on the database's clock in the same statement.
+        lease, lease_params = self._lease_end(lease_seconds)
+        clock, clock_params = self._lease_end(0)
+        taken = self._execute(
+            f"UPDATE pa_ad_codes SET state = ?, claimed_by = ?, claim_expires_at = {lease}, "  # noqa: S608
+            "attempts = attempts + 1, fence = fence + 1, owner_ig_user_id = COALESCE(?, owner_ig_user_id), "
+            "updated_at = ? "
+            "WHERE content_id = ? AND state = ? AND fence = ? "
+            f"AND (state <> 'issuing' OR claim_expires_at IS NULL OR claim_expires_at <= {clock})",
+            (
+                CodeState.ISSUING,
+                owner,
+                *lease_params,
+                owner_ig_user_id,
+                now,
+                content_id,
+                state,
+                int(fence or 0),
+                *clock_params,
+            ),
+        )
+        if taken == 1:
+            log.info(
+                "Ledger: claim on %s taken over by %s (fence %s)", content_id, owner, int(fence or 0) + 1
+            )
+            ended_ago = None
+            if state == CodeState.ISSUING and expires_at:
+                ended_ago = max(0.0, (parse_iso(db_now) - parse_iso(expires_at)).total_seconds())
+            return Claim(ClaimKind.RECOVERED, content_id, fence=int(fence or 0) + 1, ended_ago=ended_ago)
+        return Claim(ClaimKind.HELD, content_id, holder="a concurrent attempt")
+
+    def heartbeat(self, owner: str, *, lease_seconds: float) -> int:
+        """Extend the lease of every claim ``owner`` still holds; returns how many were extended.
+
+        A claim another attempt took over names that attempt in ``claimed_by``, so it is not renewed.
+        """
+        lease, lease_params = self._lease_end(lease_seconds)
+        return self._execute(
+            f"UPDATE pa_ad_codes SET claim_expires_at = {lease} WHERE claimed_by = ? AND state = ?",  # noqa: S608
+            (*lease_params, owner, CodeState.ISSUING),
+        )
+
+    def record_code(
+        self,
+        content_id: str,
+        ad_code: str,
+        *,
+        owner: str,
+        fence: int,
+        state: CodeState = CodeState.ISSUED,
+    ) -> None:
+        """Write a code the moment it is obtained (issued, or adopted from discovery), ending the claim.
+
+        :raises StaleClaimError: ``owner`` no longer holds the claim with token ``fence`` (its lease ended and
+            another attempt took it over, or the media was revoked): nothing is written.
+        """
+        now = self._now()
+        written = self._execute(
+            "UPDATE pa_ad_codes SET ad_code = ?, state = ?, claimed_by = NULL, claim_expires_at = NULL, "
+            "last_error = NULL, revoked_at = NULL, issued_at = ?, updated_at = ? "
+            "WHERE content_id = ? AND claimed_by = ? AND fence = ? AND state = ?",
+            (ad_code, state, now, now, content_id, owner, fence, CodeState.ISSUING),
+        )
+        if written != 1:
+            log.error(
+                "Ledger: %s refused to record %s for %s: the claim (fence %s) is no longer its own",
+                "stale writer",
+                state,
+                content_id,
+                fence,
+            )
+            raise StaleClaimError(
+                f"the claim on media {content_id} (fence {fence}) is no longer held by this attempt: its "
+                "lease ended and another attempt took it over, or the code was revoked; nothing was recorded"
+            )
+        log.debug("Ledger: %s %s by %s (fence %s)", state, content_id, owner, fence)
+
+    def harvest(
+        self, content_id: str, ad_code: str, *, business_id: str, owner_ig_user_id: str | None
+    ) -> str:
+        """Record a code discovery (or a lookup) shows, without a claim.
+
+        A different code replaces the recorded one (Meta shows one valid code per media: the newer wins), but
+        never a revoked one (revocation is final for the pipeline) and never under another attempt's live
+        claim (its own write settles the media).
+
+        :returns: ``harvested`` (written), ``already_in_ledger`` (the same code was recorded), ``revoked`` or
+            ``claimed_elsewhere`` (nothing written).
+        """
+        now = self._now()
+        clock, clock_params = self._lease_end(0)
+        written = self._execute(
+            "INSERT INTO pa_ad_codes (content_id, ad_code, state, business_id, owner_ig_user_id, attempts, "  # noqa: S608
+            "fence, issued_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?, ?) "
+            "ON CONFLICT (content_id) DO UPDATE SET ad_code = excluded.ad_code, state = excluded.state, "
+            "claimed_by = NULL, claim_expires_at = NULL, last_error = NULL, fence = pa_ad_codes.fence + 1, "
+            "updated_at = excluded.updated_at, "
+            "issued_at = COALESCE(pa_ad_codes.issued_at, excluded.issued_at) "
+            # Never over a revocation, never the same code again, never under another attempt's live claim.
+            "WHERE pa_ad_codes.state <> 'revoked' "
+            "AND NOT (pa_ad_codes.state IN ('issued', 'harvested') "
+            "AND pa_ad_codes.ad_code = excluded.ad_code) "
+            "AND NOT (pa_ad_codes.state = 'issuing' "
+            f"AND pa_ad_codes.claim_expires_at IS NOT NULL AND pa_ad_codes.claim_expires_at > {clock})",
+            (
+                content_id,
+                ad_code,
+                CodeState.HARVESTED,
+                business_id,
+                owner_ig_user_id,
+                now,
+                now,
+                now,
+                *clock_params,
+            ),
+        )
+        if written == 1:
+            return "harvested"
+        row = self.code(content_id)
+        if row is not None and row.state == CodeState.REVOKED:
+            return "revoked"
+        if row is not None and row.state in HAS_CODE_STATES and row.ad_code == ad_code:
+            return "already_in_ledger"
+        return "claimed_elsewhere"
+
+    def record_failure(self, content_id: str, *, owner: str, fence: int, error: str) -> bool:
+        """End ``owner``'s claim as failed (a later attempt recovers it: lookup first, then POST).
+
+        :returns: False (and nothing written) when the claim is no longer this owner's.
+        """
+        from partnership_ads.graph.errors import excerpt
+
+        written = self._execute(
+            "UPDATE pa_ad_codes SET state = ?, claimed_by = NULL, claim_expires_at = NULL, last_error = ?, "
+            "updated_at = ? "
+            "WHERE content_id = ? AND claimed_by = ? AND fence = ? AND state = ?",
+            (
+                CodeState.FAILED,
+                excerpt(error, limit=500),
+                self._now(),
+                content_id,
+                owner,
+                fence,
+                CodeState.ISSUING,
+            ),
+        )
+        return written == 1
+
+    def release_claim(self, content_id: str, *, owner: str, fence: int) -> None:
+        """Give a claim back untouched (nothing was posted): the row is removed if it never held a code."""
+        self._execute(
+            "DELETE FROM pa_ad_codes "
+            "WHERE content_id = ? AND claimed_by = ? AND fence = ? AND state = ? "
+            "AND ad_code IS NULL AND attempts <= 1",
+            (content_id, owner, fence, CodeState.ISSUING),
+        )
+        self._execute(
+            "UPDATE pa_ad_codes SET state = ?, claimed_by = NULL, claim_expires_at = NULL, updated_at = ? "
+            "WHERE content_id = ? AND claimed_by = ? AND fence = ? AND state = ?",
+            (CodeState.FAILED, self._now(), content_id, owner, fence, CodeState.ISSUING),
+        )
+
+    def claim_holders(self, content_ids: Sequence[str]) -> dict[str, tuple[str | None, float]]:
+        """For media still claimed (``issuing``): holder and seconds until the lease ends (<= 0: ended),
+        on the lease clock."""
+        found: dict[str, tuple[str | None, float]] = {}
+        ids = list(dict.fromkeys(content_ids))
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ", ".join("?" for _ in part)
+            clock, clock_params = self._lease_end(0)
+            rows = self._query(
+                f"SELECT content_id, claimed_by, claim_expires_at, {clock} FROM pa_ad_codes "  # noqa: S608
+                f"WHERE state = 'issuing' AND content_id IN ({marks})",
+                (*clock_params, *part),
+            )
+            for content_id, holder, expires, now in rows:
+                left = (parse_iso(expires) - parse_iso(now)).total_seconds() if expires else 0.0
+                found[content_id] = (holder, left)
+        return found
+
+    def mark_revoked(self, content_id: str) -> bool:
+        """Mark a media's code revoked; returns False when the ledger holds no code for it.
+
+        The fence moves on, so an attempt still holding an old claim can never record over the revocation.
+        """
+        now = self._now()
+        revoked = self._execute(
+            "UPDATE pa_ad_codes SET state = ?, revoked_at = ?, claimed_by = NULL, claim_expires_at = NULL, "
+            "fence = fence + 1, updated_at = ? "
+            "WHERE content_id = ? AND ad_code IS NOT NULL",
+            (CodeState.REVOKED, now, now, content_id),
+        )
+        return revoked == 1
