@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any, Protocol
 
+from partnership_ads.conn_ids import DEFAULT_META_CONN_ID
+
 
 class SandboxLike(Protocol):
     url: str
@@ -50,7 +52,7 @@ def sandbox_brands(sandbox: SandboxLike, count: int = 2) -> list[dict[str, Any]]
             "business_id": b["business_id"],
             "fb_page_id": b["fb_page_id"],
             "ig_user_id": b["ig_user_id"],
-            "meta_conn_id": "meta_graph_default" if i == 0 else f"meta_graph_brand_{i + 1}",
+            "meta_conn_id": DEFAULT_META_CONN_ID if i == 0 else f"meta_graph_brand_{i + 1}",
         }
         for i, b in enumerate(brands)
     ]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from include.demo import pipeline_environment
 from include.graph_sandbox.testing import SandboxClient
 from include.topology.services import connection_env_name
+from partnership_ads.conn_ids import DEFAULT_LEDGER_CONN_ID
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -30,5 +31,5 @@ def sandbox_environment(sandbox_url: str, *, ledger_uri: str, state_dir: Path) -
     :param state_dir: where run snapshots are written (the topology's AIRFLOW_HOME).
     """
     env, _facts = pipeline_environment(SandboxClient(sandbox_url), state_dir=state_dir, brands=SANDBOX_BRANDS)
-    env[connection_env_name("partnership_ads_db")] = ledger_uri
+    env[connection_env_name(DEFAULT_LEDGER_CONN_ID)] = ledger_uri
     return env

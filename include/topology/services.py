@@ -14,6 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from partnership_ads.conn_ids import (
+    CREATOR_CONN_PREFIX,
+    DEFAULT_LEDGER_CONN_ID,
+    DEFAULT_META_CONN_ID,
+    DEFAULT_WEBHOOK_CONN_ID,
+)
+
 ServiceKind = Literal["external", "oneshot", "daemon"]
 
 
@@ -149,8 +156,8 @@ API_POOL = PoolSpec("meta_graph_api", 4, "Meta Graph API calls")
 
 # Connection ids the pipeline reads, defined by environment (`AIRFLOW_CONN_<ID>`) in both topologies. Creator
 # connections (`meta_graph_creator_<ig_user_id>`) come on top, one per creator that granted a token.
-CONNECTION_IDS: tuple[str, ...] = ("meta_graph_default", "partnership_ads_db", "partnership_ads_webhook")
-CREATOR_CONNECTION_PREFIX = "meta_graph_creator_"
+CONNECTION_IDS: tuple[str, ...] = (DEFAULT_META_CONN_ID, DEFAULT_LEDGER_CONN_ID, DEFAULT_WEBHOOK_CONN_ID)
+CREATOR_CONNECTION_PREFIX = CREATOR_CONN_PREFIX
 
 
 def service(compose_name: str) -> ServiceSpec:

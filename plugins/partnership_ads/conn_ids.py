@@ -9,7 +9,7 @@ from __future__ import annotations
 
 #: A brand's Graph API connection (type ``meta_graph``; password = the brand's token).
 DEFAULT_META_CONN_ID = "meta_graph_default"
-#: The ledger's SQL connection (a SQLite file under AIRFLOW_HOME when it does not exist).
+#: The ledger's SQL connection (only when it is absent on a single machine: a SQLite file under AIRFLOW_HOME).
 DEFAULT_LEDGER_CONN_ID = "partnership_ads_db"
 #: The webhook sink's HTTP connection (host = the receiver's URL, password = the signing secret).
 DEFAULT_WEBHOOK_CONN_ID = "partnership_ads_webhook"

@@ -27,6 +27,7 @@ from airflow.providers.http.hooks.http import HttpHook
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
+from partnership_ads.conn_ids import DEFAULT_META_CONN_ID
 from partnership_ads.graph.ad_codes import AdCodes
 from partnership_ads.graph.discovery import Discovery, DiscoveryScope
 from partnership_ads.graph.errors import (
@@ -102,7 +103,7 @@ class PartnershipAdsHook(BaseHook):
     """
 
     conn_name_attr = "meta_conn_id"
-    default_conn_name = "meta_graph_default"
+    default_conn_name = DEFAULT_META_CONN_ID
     conn_type = CONN_TYPE
     hook_name = HOOK_NAME
 

@@ -77,6 +77,17 @@ class Scheduled:
             )
             time.sleep(3)
 
+    def pause_and_drain(self, timeout: float = 300) -> None:
+        """Pause the DAG and wait until none of its runs is queued or running."""
+        self.api.call("PATCH", f"dags/{DAG_ID}", json={"is_paused": True})
+        deadline = time.monotonic() + timeout
+        while True:
+            runs = self.api.call("GET", f"dags/{DAG_ID}/dagRuns", params={"limit": 100})["dag_runs"]
+            if not [r for r in runs if r["state"] in {"queued", "running"}]:
+                return
+            assert time.monotonic() < deadline, f"runs still active after {timeout}s"
+            time.sleep(2)
+
     def summary_log(self, run_id: str) -> str:
         response = self.api.session.get(
             f"{self.api.url}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/run_summary/logs/1",
@@ -235,6 +246,9 @@ def second_run(scheduled: Scheduled, first_run: FirstRun) -> SecondRun:
     assert len(awaiting) >= 2, "needs one waiting item to turn ineligible and one to be issued"
     ineligible = awaiting[0]
     lost = sorted(set(scheduled.valid_codes()) & set(first_run.before))[0]
+    # Pause while the world changes: a run the scheduler starts halfway would see only part of the changes
+    # (and settle the ineligible item before the run this test follows).
+    scheduled.pause_and_drain()
     for content_id in (ineligible, lost):
         item = first_run.before[content_id]
         brand = next(b for b in scheduled.brands if b["ig_user_id"] == item["brand_ig"])
@@ -259,7 +273,9 @@ def second_run(scheduled: Scheduled, first_run: FirstRun) -> SecondRun:
             "extra": json.dumps({"api_version": scheduled.sandbox.api_version}),
         },
     )
-    run = scheduled.wait_for_scheduled_run(started_after=_now_iso())
+    resumed_at = _now_iso()
+    scheduled.api.call("PATCH", f"dags/{DAG_ID}", json={"is_paused": False})
+    run = scheduled.wait_for_scheduled_run(started_after=resumed_at)
     released = {cid for cid in first_run.awaiting if first_run.before[cid]["author"] == creator} - {
         ineligible
     }
