@@ -45,7 +45,7 @@ def files_target(output_uri: str | None) -> FilesTarget:
         allow (the message starts with ``output_uri``).
     """
     from partnership_ads.deployment import get_variable
-    from partnership_ads.run_plan import (
+    from partnership_ads.output_location import (
         canonical_location,
         configured_output_uri,
         output_root,

@@ -1,4 +1,5 @@
-"""Airflow lookups the run-parameter rules need, kept out of :mod:`partnership_ads.run_plan` so it stays pure.
+"""Deployment settings and the Airflow lookups the run-parameter rules need, kept out of
+:mod:`partnership_ads.run_plan` so that it stays pure.
 
 Both fail closed: "not defined" is an answer (None), but any other failure (a secrets backend or the API
 server not answering, a malformed ``AIRFLOW_CONN_*``) raises, so no caller can mistake "could not read" for
@@ -6,6 +7,11 @@ server not answering, a malformed ``AIRFLOW_CONN_*``) raises, so no caller can m
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 
 def get_variable(key: str) -> str | None:
@@ -24,3 +30,22 @@ def connection_type(conn_id: str) -> str | None:
 
     connection = resolve_connection(conn_id)
     return None if connection is None else (connection.conn_type or "")
+
+
+def given(value: Any) -> bool:
+    """Whether a parameter or setting was given (not None, "", [] or ())."""
+    return value not in (None, "", [], ())
+
+
+def deployment_setting(
+    variable: str, env: str, *, get_variable: Callable[[str], str | None], environ: Mapping[str, str]
+) -> tuple[str | None, str]:
+    """A setting's value, stripped, and where it came from (``Variable <name>`` or ``env <NAME>``): the
+    Airflow Variable first, then the environment variable; ``(None, "")`` when neither holds more than blanks."""
+    value = get_variable(variable)
+    if given(value) and str(value).strip():
+        return str(value).strip(), f"Variable {variable}"
+    value = environ.get(env)
+    if given(value) and str(value).strip():
+        return str(value).strip(), f"env {env}"
+    return None, ""

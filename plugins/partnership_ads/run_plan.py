@@ -32,35 +32,29 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import posixpath
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from partnership_ads.brand import Brand
 from partnership_ads.conn_ids import CREATOR_CONN_PREFIX, DEFAULT_META_CONN_ID
+from partnership_ads.deployment import deployment_setting
+from partnership_ads.deployment import given as _given
 from partnership_ads.graph.params import (
     ENUM_FILTERS,
     FILTER_NAMES,
     build_discovery_query,
     validate_business_id,
 )
+from partnership_ads.output_location import (
+    MAX_OUTPUT_URI_LENGTH,
+    check_output_uri,
+)
 from partnership_ads.sink_names import DEFAULT_FILE_FORMAT, FILE_FORMATS, SINK_NAMES
 
 BRANDS_VARIABLE = "partnership_ads_brands"
 BRANDS_ENV = "PARTNERSHIP_ADS_BRANDS"
-OUTPUT_URI_VARIABLE = "partnership_ads_output_uri"
-OUTPUT_URI_ENV = "PARTNERSHIP_ADS_OUTPUT_URI"
-#: Where a trigger's ``output_uri`` may write: this folder and below (default: the configured output_uri).
-OUTPUT_ROOT_VARIABLE = "partnership_ads_output_root"
-OUTPUT_ROOT_ENV = "PARTNERSHIP_ADS_OUTPUT_ROOT"
-#: URL schemes a trigger's ``output_uri`` may use, comma-separated (default: local files only).
-OUTPUT_SCHEMES_VARIABLE = "partnership_ads_output_schemes"
-OUTPUT_SCHEMES_ENV = "PARTNERSHIP_ADS_OUTPUT_SCHEMES"
-DEFAULT_OUTPUT_SCHEMES: frozenset[str] = frozenset({"file"})
 #: The connection type of a Graph API connection (the hook's ``conn_type``).
 META_GRAPH_CONN_TYPE = "meta_graph"
 #: Airflow pool of the tasks that call the Graph API (fetch, issue, revoke). Meta counts calls per token and
@@ -72,9 +66,6 @@ DEFAULT_API_POOL = "default_pool"
 SINK_CHOICES = SINK_NAMES
 FILE_FORMAT_CHOICES = FILE_FORMATS
 _CONN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 #: Run parameters that are discovery filters: every filter of the endpoint, under the name Meta gives it.
 FILTER_PARAM_NAMES: tuple[str, ...] = tuple(sorted(FILTER_NAMES))
@@ -93,7 +84,7 @@ MAX_LENGTHS: dict[str, int] = {
     "end_date": 10,
     "sort_by": 16,
     "file_format": 16,
-    "output_uri": 1024,
+    "output_uri": MAX_OUTPUT_URI_LENGTH,
 }
 #: Most values each list parameter may hold (the enum filters: each of their values once).
 MAX_ITEMS: dict[str, int] = {
@@ -127,10 +118,6 @@ def api_pool(environ: Mapping[str, str]) -> str:
     database: a task in a missing pool is never scheduled.
     """
     return environ.get(API_POOL_ENV, "").strip() or DEFAULT_API_POOL
-
-
-def _given(value: Any) -> bool:
-    return value not in (None, "", [], ())
 
 
 def discovery_filters(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -195,182 +182,6 @@ def check_sizes(params: Mapping[str, Any]) -> None:
             size = _too_long(item, MAX_ITEM_LENGTH)
             if size is not None:
                 raise ValueError(f"{name}[{index}]: at most {MAX_ITEM_LENGTH} characters, got {size}")
-
-
-# --- the output location --------------------------------------------------------------------------------
-
-
-def _setting(
-    variable: str, env: str, *, get_variable: Callable[[str], str | None], environ: Mapping[str, str]
-) -> str | None:
-    """A deployment setting: the Airflow Variable, else the environment variable, else None."""
-    value = get_variable(variable)
-    if _given(value):
-        return str(value).strip() or None
-    return (environ.get(env) or "").strip() or None
-
-
-def configured_output_uri(
-    *, get_variable: Callable[[str], str | None], environ: Mapping[str, str]
-) -> str | None:
-    """The files sink's configured folder: Variable ``partnership_ads_output_uri``, else env, else None."""
-    return _setting(OUTPUT_URI_VARIABLE, OUTPUT_URI_ENV, get_variable=get_variable, environ=environ)
-
-
-def output_root(*, get_variable: Callable[[str], str | None], environ: Mapping[str, str]) -> str | None:
-    """Where a trigger's ``output_uri`` may write: Variable ``partnership_ads_output_root``, else env
-    ``PARTNERSHIP_ADS_OUTPUT_ROOT``, else the configured output_uri (so a trigger may pick a sub-folder of
-    the deployment's own output folder), else None (no override allowed)."""
-    return _setting(
-        OUTPUT_ROOT_VARIABLE, OUTPUT_ROOT_ENV, get_variable=get_variable, environ=environ
-    ) or configured_output_uri(get_variable=get_variable, environ=environ)
-
-
-def output_schemes(
-    *, get_variable: Callable[[str], str | None], environ: Mapping[str, str]
-) -> frozenset[str]:
-    """URL schemes a trigger's ``output_uri`` may use: Variable ``partnership_ads_output_schemes``, else env
-    ``PARTNERSHIP_ADS_OUTPUT_SCHEMES`` (comma-separated, e.g. ``file,s3``), else ``file`` only.
-
-    :raises ValueError: a listed scheme that is not a URL scheme.
-    """
-    raw = _setting(OUTPUT_SCHEMES_VARIABLE, OUTPUT_SCHEMES_ENV, get_variable=get_variable, environ=environ)
-    if raw is None:
-        return DEFAULT_OUTPUT_SCHEMES
-    schemes = frozenset(part.strip().lower() for part in raw.split(",") if part.strip())
-    bad = sorted(s for s in schemes if not _SCHEME.match(s))
-    if bad or not schemes:
-        raise ValueError(
-            f"output_uri: the deployment setting {OUTPUT_SCHEMES_VARIABLE} / {OUTPUT_SCHEMES_ENV} must "
-            f"list URL schemes separated by commas (e.g. file,s3), got {raw[:100]!r}"
-        )
-    return schemes
-
-
-@dataclass(frozen=True)
-class _Location:
-    scheme: str  # "file" for a local path
-    netloc: str
-    path: str  # local: absolute and resolved; remote: "/" + normalised key prefix, no trailing "/"
-
-    def __str__(self) -> str:
-        return self.path if self.scheme == "file" else f"{self.scheme}://{self.netloc}{self.path}"
-
-    def contains(self, other: _Location) -> bool:
-        if (self.scheme, self.netloc) != (other.scheme, other.netloc):
-            return False
-        if self.scheme == "file":
-            return other.path == self.path or os.path.commonpath([self.path, other.path]) == self.path
-        return other.path == self.path or other.path.startswith(self.path.rstrip("/") + "/")
-
-
-def _split(uri: str, *, trusted: bool) -> tuple[str, str, str]:
-    """``(scheme, netloc, path)`` of a location; scheme ``file`` for a plain path. Refuses what cannot be
-    resolved safely (control characters, a file URL naming another host, a query or fragment)."""
-    if _CONTROL.search(uri):
-        raise ValueError("output_uri: contains a NUL or another control character")
-    if _URL.match(uri) or uri.lower().startswith("file:"):
-        parts = urlsplit(uri)
-        scheme = parts.scheme.lower()
-        path = unquote(parts.path)
-        if _CONTROL.search(path):
-            raise ValueError("output_uri: contains an encoded NUL or another control character")
-        if parts.query or parts.fragment:
-            raise ValueError(f"output_uri: {uri!r} carries a query or fragment; give a plain folder")
-        if scheme == "file":
-            if parts.netloc not in ("", "localhost"):
-                raise ValueError(f"output_uri: {uri!r} names another host; a file URL must be local")
-            return "file", "", path
-        return scheme, parts.netloc, path
-    if not trusted and uri.startswith("~"):
-        raise ValueError(f"output_uri: {uri!r}: '~' is not expanded; give a path inside the output root")
-    return "file", "", os.path.expanduser(uri) if trusted else uri
-
-
-def _remote_path(path: str, uri: str) -> str:
-    segments = [segment for segment in path.split("/") if segment]
-    if any(segment in (".", "..") for segment in segments):
-        raise ValueError(f"output_uri: {uri!r} contains '.' or '..' segments; give the folder itself")
-    return "/" + "/".join(segments)
-
-
-def _location(uri: str, *, trusted: bool, base: _Location | None = None) -> _Location:
-    scheme, netloc, path = _split(uri, trusted=trusted)
-    relative = scheme == "file" and not netloc and not os.path.isabs(path) and base is not None
-    if relative and base is not None:
-        if base.scheme == "file":
-            return _Location("file", "", os.path.realpath(os.path.join(base.path, path)))
-        return _Location(base.scheme, base.netloc, _remote_path(posixpath.join(base.path, path), uri))
-    if scheme == "file":
-        # realpath resolves "..", and every symbolic link that exists now (so a link out of the root is seen).
-        return _Location("file", "", os.path.realpath(os.path.abspath(path)))
-    return _Location(scheme, netloc, _remote_path(path, uri))
-
-
-def canonical_location(uri: str) -> str:
-    """The resolved form of a deployment-configured folder (a local path made absolute with links resolved,
-    ``~`` expanded; a URL with its key prefix normalised). The outbox keys the files sink by it."""
-    return str(_location(uri, trusted=True))
-
-
-def is_inside(location: str, root: str) -> bool:
-    """Whether ``location`` resolves (now, links included) to ``root`` or a folder below it."""
-    return _location(root, trusted=True).contains(_location(location, trusted=True))
-
-
-def resolve_output_uri(value: Any, *, root: str | None, schemes: Collection[str]) -> str:
-    """Check a trigger's ``output_uri``; return the folder it resolves to (:func:`canonical_location` form).
-
-    A relative path is taken below ``root``; an absolute path or URL must resolve to ``root`` or below it
-    (``..`` and symbolic links resolved first), with a scheme in ``schemes`` (a plain path is ``file``).
-
-    :raises ValueError: ``"output_uri: ..."`` naming what is wrong and the setting to change.
-    """
-    if not isinstance(value, str):
-        raise ValueError(f"output_uri: must be a path or URL string, got a {type(value).__name__}")
-    size = _too_long(value, MAX_LENGTHS["output_uri"])
-    if size is not None:
-        raise ValueError(f"output_uri: at most {MAX_LENGTHS['output_uri']} characters, got {size}")
-    if _CONTROL.search(value):
-        raise ValueError("output_uri: contains a NUL or another control character")
-    if not value.strip():
-        raise ValueError("output_uri: empty; leave it unset to use the deployment's output folder")
-    if root is None:
-        raise ValueError(
-            "output_uri: this deployment sets no output root, so a trigger may not choose where files go. "
-            f"Leave output_uri empty, or set the Variable {OUTPUT_ROOT_VARIABLE} (env {OUTPUT_ROOT_ENV}) or "
-            f"{OUTPUT_URI_VARIABLE} (env {OUTPUT_URI_ENV})"
-        )
-    base = _location(root, trusted=True)
-    location = _location(value.strip(), trusted=False, base=base)
-    if location.scheme not in schemes:
-        raise ValueError(
-            f"output_uri: scheme {location.scheme!r} is not allowed here (allowed: "
-            f"{', '.join(sorted(schemes))}); the deployment lists them in {OUTPUT_SCHEMES_VARIABLE} / "
-            f"{OUTPUT_SCHEMES_ENV}"
-        )
-    if not base.contains(location):
-        raise ValueError(
-            f"output_uri: {value!r} resolves to {location}, outside the output root {base}; give a folder "
-            f"inside it (a relative path is taken below it). The root is the Variable {OUTPUT_ROOT_VARIABLE} "
-            f"(env {OUTPUT_ROOT_ENV}), else {OUTPUT_URI_VARIABLE}"
-        )
-    return str(location)
-
-
-def check_output_uri(
-    params: Mapping[str, Any], *, get_variable: Callable[[str], str | None], environ: Mapping[str, str]
-) -> str | None:
-    """:func:`resolve_output_uri` on the trigger's ``output_uri`` with the deployment's root and schemes;
-    None when the trigger leaves it empty (the configured folder is used)."""
-    value = params.get("output_uri")
-    if not _given(value):
-        return None
-    return resolve_output_uri(
-        value,
-        root=output_root(get_variable=get_variable, environ=environ),
-        schemes=output_schemes(get_variable=get_variable, environ=environ),
-    )
 
 
 # --- brands and their connections -----------------------------------------------------------------------
@@ -732,19 +543,6 @@ def schedule(environ: Mapping[str, str]) -> str:
     return environ.get(SCHEDULE_ENV, "").strip() or DEFAULT_SCHEDULE
 
 
-def _sourced_setting(
-    variable: str, env: str, *, get_variable: Callable[[str], str | None], environ: Mapping[str, str]
-) -> tuple[str | None, str]:
-    """A deployment setting's raw value and where it came from (Variable first, then the environment)."""
-    value = get_variable(variable)
-    if _given(value):
-        return str(value).strip(), f"Variable {variable}"
-    value = environ.get(env)
-    if _given(value) and str(value).strip():
-        return str(value).strip(), f"env {env}"
-    return None, ""
-
-
 def lookback_days(*, get_variable: Callable[[str], str | None], environ: Mapping[str, str]) -> int | None:
     """The deployment's ``lookback_days`` (Variable ``partnership_ads_lookback_days``, env
     ``PARTNERSHIP_ADS_LOOKBACK_DAYS``): how many days back a scheduled run searches; None when unset (no
@@ -752,7 +550,7 @@ def lookback_days(*, get_variable: Callable[[str], str | None], environ: Mapping
 
     :raises ValueError: naming the setting when it is not a whole number from 1 to 3650.
     """
-    raw, source = _sourced_setting(
+    raw, source = deployment_setting(
         LOOKBACK_DAYS_VARIABLE, LOOKBACK_DAYS_ENV, get_variable=get_variable, environ=environ
     )
     if raw is None:
@@ -777,7 +575,7 @@ def scheduled_default_filters(
 
     :raises ValueError: naming the setting when it is not a JSON object of valid filters.
     """
-    raw, source = _sourced_setting(
+    raw, source = deployment_setting(
         SCHEDULED_FILTERS_VARIABLE, SCHEDULED_FILTERS_ENV, get_variable=get_variable, environ=environ
     )
     if raw is None:

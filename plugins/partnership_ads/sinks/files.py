@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from partnership_ads.clock import iso, utcnow
 from partnership_ads.filenames import safe_name
-from partnership_ads.run_plan import canonical_location, is_inside
+from partnership_ads.output_location import canonical_location, is_inside
 from partnership_ads.sink_names import DEFAULT_FILE_FORMAT, FILE_FORMATS, FILES_SINK
 from partnership_ads.sinks.base import DELIVERED_COLUMNS, AdCodeSink, DeliveryContext, delivered_rows
 
