@@ -41,7 +41,7 @@ def deployment_setting(
     variable: str, env: str, *, get_variable: Callable[[str], str | None], environ: Mapping[str, str]
 ) -> tuple[str | None, str]:
     """A setting's value, stripped, and where it came from (``Variable <name>`` or ``env <NAME>``): the
-    Airflow Variable first, then the environment variable; ``(None, "")`` when neither holds more than blanks."""
+    Airflow Variable first, then the environment variable; ``(None, "")`` when neither is set."""
     value = get_variable(variable)
     if given(value) and str(value).strip():
         return str(value).strip(), f"Variable {variable}"
