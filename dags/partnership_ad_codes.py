@@ -23,12 +23,12 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, get_current_context, task
 
+from partnership_ads.dag_settings import api_pool, schedule
 from partnership_ads.operators import (
     FetchAdvertisableContentOperator,
     IssueAdCodesOperator,
     PushAdCodesOperator,
 )
-from partnership_ads.run_plan import api_pool, schedule
 from partnership_ads.trigger_form import PIPELINE_PARAMS
 
 log = logging.getLogger("airflow.task")

@@ -14,8 +14,8 @@ import os
 
 from airflow.sdk import DAG
 
+from partnership_ads.dag_settings import api_pool
 from partnership_ads.operators import RevokeAdCodesOperator
-from partnership_ads.run_plan import api_pool
 from partnership_ads.trigger_form import REVOKE_PARAMS
 
 with DAG(

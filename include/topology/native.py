@@ -33,7 +33,7 @@ import requests
 from include.topology.connections import sandbox_environment
 from include.topology.hostname import WORKER_NAME_ENV
 from include.topology.services import API_POOL, SERVICES, ServiceSpec
-from partnership_ads.run_plan import API_POOL_ENV
+from partnership_ads.dag_settings import API_POOL_ENV
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping

@@ -14,22 +14,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from partnership_ads.dag_settings import (
+    DEFAULT_OUTPUT_SCHEMES,
+    MAX_OUTPUT_URI_LENGTH,
+    OUTPUT_ROOT_ENV,
+    OUTPUT_ROOT_VARIABLE,
+    OUTPUT_SCHEMES_ENV,
+    OUTPUT_SCHEMES_VARIABLE,
+    OUTPUT_URI_ENV,
+    OUTPUT_URI_VARIABLE,
+)
 from partnership_ads.deployment import deployment_setting, given
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping
 
-OUTPUT_URI_VARIABLE = "partnership_ads_output_uri"
-OUTPUT_URI_ENV = "PARTNERSHIP_ADS_OUTPUT_URI"
-#: Where a trigger's ``output_uri`` may write: this folder and below (default: the configured output_uri).
-OUTPUT_ROOT_VARIABLE = "partnership_ads_output_root"
-OUTPUT_ROOT_ENV = "PARTNERSHIP_ADS_OUTPUT_ROOT"
-#: URL schemes a trigger's ``output_uri`` may use, comma-separated (default: local files only).
-OUTPUT_SCHEMES_VARIABLE = "partnership_ads_output_schemes"
-OUTPUT_SCHEMES_ENV = "PARTNERSHIP_ADS_OUTPUT_SCHEMES"
-DEFAULT_OUTPUT_SCHEMES: frozenset[str] = frozenset({"file"})
-#: Most characters of an ``output_uri`` (the trigger form and the size checks use the same limit).
-MAX_OUTPUT_URI_LENGTH = 1024
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -39,66 +39,31 @@ from typing import Any
 
 from partnership_ads.brand import Brand
 from partnership_ads.conn_ids import CREATOR_CONN_PREFIX, DEFAULT_META_CONN_ID
+from partnership_ads.dag_settings import (
+    FILE_FORMAT_CHOICES,
+    FILTER_PARAM_NAMES,
+    MAX_CODES_LIMIT,
+    MAX_ITEM_LENGTH,
+    MAX_ITEMS,
+    MAX_LENGTHS,
+    SINK_CHOICES,
+)
 from partnership_ads.deployment import deployment_setting
 from partnership_ads.deployment import given as _given
 from partnership_ads.graph.params import (
-    ENUM_FILTERS,
-    FILTER_NAMES,
     build_discovery_query,
     validate_business_id,
 )
 from partnership_ads.output_location import (
-    MAX_OUTPUT_URI_LENGTH,
     check_output_uri,
 )
-from partnership_ads.sink_names import DEFAULT_FILE_FORMAT, FILE_FORMATS, SINK_NAMES
+from partnership_ads.sink_names import DEFAULT_FILE_FORMAT
 
 BRANDS_VARIABLE = "partnership_ads_brands"
 BRANDS_ENV = "PARTNERSHIP_ADS_BRANDS"
 #: The connection type of a Graph API connection (the hook's ``conn_type``).
 META_GRAPH_CONN_TYPE = "meta_graph"
-#: Airflow pool of the tasks that call the Graph API (fetch, issue, revoke). Meta counts calls per token and
-#: business, not per worker, so the cap has to be one pool shared by the whole deployment; ``default_pool``
-#: keeps a bare install and ``airflow dags test`` working without creating one.
-API_POOL_ENV = "PARTNERSHIP_ADS_API_POOL"
-DEFAULT_API_POOL = "default_pool"
-#: The sinks and file formats a trigger may choose (aliases of :mod:`partnership_ads.sink_names`).
-SINK_CHOICES = SINK_NAMES
-FILE_FORMAT_CHOICES = FILE_FORMATS
 _CONN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
-
-#: Run parameters that are discovery filters: every filter of the endpoint, under the name Meta gives it.
-FILTER_PARAM_NAMES: tuple[str, ...] = tuple(sorted(FILTER_NAMES))
-
-# --- size limits: the one definition the checks and the trigger forms share ------------------------------
-
-#: Most characters each text parameter may hold. Meta's ids are digits, far below 32; 250 is Airflow's own
-#: limit on a connection id; a caption keyword search needs no more than 100.
-MAX_LENGTHS: dict[str, int] = {
-    "business_id": 32,
-    "fb_page_id": 32,
-    "ig_user_id": 32,
-    "meta_conn_id": 250,
-    "search_key": 100,
-    "start_date": 10,
-    "end_date": 10,
-    "sort_by": 16,
-    "file_format": 16,
-    "output_uri": MAX_OUTPUT_URI_LENGTH,
-}
-#: Most values each list parameter may hold (the enum filters: each of their values once).
-MAX_ITEMS: dict[str, int] = {
-    "ad_partner_ig_user_ids": 100,
-    "ad_partner_page_ids": 100,
-    "country_codes": 50,
-    "media_ids": 100,
-    "sinks": len(SINK_CHOICES),
-    **{name: len(values) for name, values in sorted(ENUM_FILTERS.items())},
-}
-#: Most characters of one value of a list parameter (ids, country codes, enum values).
-MAX_ITEM_LENGTH = 32
-#: Largest ``max_codes`` (a cap on new codes per brand and run).
-MAX_CODES_LIMIT = 1_000_000
 
 ConnectionTypeLookup = Callable[[str], "str | None"]
 """``get_connection_type(conn_id)``: the connection's ``conn_type``; None when it is not defined anywhere.
@@ -109,15 +74,6 @@ the caller fails closed with :class:`ConnectionLookupError`, it never takes "cou
 
 class ConnectionLookupError(RuntimeError):
     """A connection could not be read (not: it does not exist). The run stops; nothing was called."""
-
-
-def api_pool(environ: Mapping[str, str]) -> str:
-    """The pool for Graph-calling tasks: env ``PARTNERSHIP_ADS_API_POOL``, else ``default_pool``.
-
-    Read by the DAG files at parse time (an environment lookup, no I/O). The pool must exist in the metadata
-    database: a task in a missing pool is never scheduled.
-    """
-    return environ.get(API_POOL_ENV, "").strip() or DEFAULT_API_POOL
 
 
 def discovery_filters(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -524,8 +480,6 @@ LOOKBACK_DAYS_VARIABLE = "partnership_ads_lookback_days"
 LOOKBACK_DAYS_ENV = "PARTNERSHIP_ADS_LOOKBACK_DAYS"
 SCHEDULED_FILTERS_VARIABLE = "partnership_ads_scheduled_filters"
 SCHEDULED_FILTERS_ENV = "PARTNERSHIP_ADS_SCHEDULED_FILTERS"
-SCHEDULE_ENV = "PARTNERSHIP_ADS_SCHEDULE"
-DEFAULT_SCHEDULE = "0 0 * * *"
 #: The longest lookback a deployment may set (ten years: Graph's dates are publication dates).
 MAX_LOOKBACK_DAYS = 3650
 #: Windows walked in parallel when a scheduled run's window is known (``lookback_days``).
@@ -533,14 +487,6 @@ SCHEDULED_PARTITIONS = 4
 #: What a scheduled run always asks discovery for: only content AD_READY for the brand now, filtered by the
 #: API, so the brand's other content costs no call.
 SCHEDULED_ELIGIBILITY = ["AD_READY"]
-
-
-def schedule(environ: Mapping[str, str]) -> str:
-    """The DAG's cron expression: env ``PARTNERSHIP_ADS_SCHEDULE``, else daily at 00:00 UTC.
-
-    Read by the DAG file at parse time (an environment lookup, no I/O).
-    """
-    return environ.get(SCHEDULE_ENV, "").strip() or DEFAULT_SCHEDULE
 
 
 def lookback_days(*, get_variable: Callable[[str], str | None], environ: Mapping[str, str]) -> int | None:

@@ -13,17 +13,17 @@ from __future__ import annotations
 from airflow.sdk import Param
 
 from partnership_ads.conn_ids import DEFAULT_META_CONN_ID
-from partnership_ads.graph.params import ENUM_FILTERS, SORT_BY_VALUES
-from partnership_ads.output_location import OUTPUT_ROOT_VARIABLE
-from partnership_ads.run_plan import (
+from partnership_ads.dag_settings import (
     FILE_FORMAT_CHOICES,
     FILTER_PARAM_NAMES,
     MAX_CODES_LIMIT,
     MAX_ITEM_LENGTH,
     MAX_ITEMS,
     MAX_LENGTHS,
+    OUTPUT_ROOT_VARIABLE,
     SINK_CHOICES,
 )
+from partnership_ads.graph.params import ENUM_FILTERS, SORT_BY_VALUES
 from partnership_ads.sink_names import FILES_SINK, SQL_SINK, WEBHOOK_SINK
 
 #: Display names of the discovery endpoint's enum filters, in the order the form lists them.

@@ -68,7 +68,7 @@ def test_pipeline_dag_is_daily_without_catchup_and_one_active_run() -> None:
 
 
 def test_trigger_form_exposes_every_filter_with_the_apis_own_names() -> None:
-    from partnership_ads.run_plan import FILTER_PARAM_NAMES
+    from partnership_ads.dag_settings import FILTER_PARAM_NAMES
 
     module = _import(DAGS / "partnership_ad_codes.py")
     params = module.PARAMS

@@ -29,7 +29,7 @@ from include.topology.compose_env import OPERATOR_CREDENTIALS, STACK_SECRETS
 from include.topology.connections import sandbox_environment
 from include.topology.native import TopologyConfig, base_environment
 from include.topology.services import API_POOL, CONNECTION_IDS, SERVICES, connection_env_name, service
-from partnership_ads.run_plan import API_POOL_ENV
+from partnership_ads.dag_settings import API_POOL_ENV
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping

@@ -11,17 +11,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from partnership_ads.brand import Brand
+from partnership_ads.dag_settings import MAX_CODES_LIMIT, MAX_ITEM_LENGTH, MAX_ITEMS, MAX_LENGTHS, schedule
 from partnership_ads.output_location import output_root, output_schemes, resolve_output_uri
 from partnership_ads.run_plan import (
-    MAX_CODES_LIMIT,
-    MAX_ITEM_LENGTH,
-    MAX_ITEMS,
-    MAX_LENGTHS,
     ConnectionLookupError,
     plan_run,
     resolve_brands,
     revoke_scope,
-    schedule,
     validate_revoke_params,
     validate_run_params,
 )
