@@ -28,6 +28,7 @@ from partnership_ads.hooks import (
     GraphTransientError,
     PartnershipAdsHook,
 )
+from tests.fakes import SleepingClock
 
 if TYPE_CHECKING:
     from include.graph_sandbox.testing import SandboxServer
@@ -41,24 +42,9 @@ RICH_FIELDS = (
 APP_SECRET = "sandbox-app-secret-0123456789abcdef"
 
 
-class FakeClock:
-    """A monotonic clock that only moves when the hook sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 10_000.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> SleepingClock:
+    return SleepingClock()
 
 
 @pytest.fixture
@@ -67,7 +53,7 @@ def brand(sandbox: SandboxServer) -> dict[str, Any]:
 
 
 @pytest.fixture
-def make_hook(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, clock: FakeClock):
+def make_hook(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, clock: SleepingClock):
     """Build a hook on a fresh `AIRFLOW_CONN_<ID>` JSON connection pointing at the sandbox."""
     serial = {"n": 0}
 

@@ -10,30 +10,18 @@ from partnership_ads.graph.errors import GraphThrottleError
 from partnership_ads.graph.pacing import Pacer
 from partnership_ads.graph.retry import RetryPolicy
 from partnership_ads.graph.usage import Usage
+from tests.fakes import SleepingClock
 
 POLICY = RetryPolicy(backoff_base_seconds=1.0, max_throttle_wait_seconds=300.0, usage_slowdown_percent=80.0)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+@pytest.fixture
+def clock() -> SleepingClock:
+    return SleepingClock()
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def pacer(clock: FakeClock) -> Pacer:
+def pacer(clock: SleepingClock) -> Pacer:
     return Pacer(monotonic=clock.monotonic, sleep=clock.sleep, log=logging.getLogger("test_pacing"))
 
 
@@ -41,12 +29,12 @@ def usage(percent: float) -> Usage:
     return Usage(app_percent=percent)
 
 
-def test_no_pause_means_no_sleep(pacer: Pacer, clock: FakeClock) -> None:
+def test_no_pause_means_no_sleep(pacer: Pacer, clock: SleepingClock) -> None:
     pacer.wait(POLICY, "GET", "1/edge")
     assert clock.sleeps == []
 
 
-def test_a_call_waits_out_the_remaining_pause_once(pacer: Pacer, clock: FakeClock) -> None:
+def test_a_call_waits_out_the_remaining_pause_once(pacer: Pacer, clock: SleepingClock) -> None:
     pacer.pause(30.0)
     clock.now += 10.0
     pacer.wait(POLICY, "GET", "1/edge")
@@ -54,14 +42,14 @@ def test_a_call_waits_out_the_remaining_pause_once(pacer: Pacer, clock: FakeCloc
     assert clock.sleeps == [20.0]
 
 
-def test_a_shorter_pause_never_shortens_a_longer_one(pacer: Pacer, clock: FakeClock) -> None:
+def test_a_shorter_pause_never_shortens_a_longer_one(pacer: Pacer, clock: SleepingClock) -> None:
     pacer.pause(120.0)
     pacer.pause(5.0)
     pacer.wait(POLICY, "GET", "1/edge")
     assert clock.sleeps == [120.0]
 
 
-def test_a_pause_beyond_max_throttle_wait_is_refused_not_slept(pacer: Pacer, clock: FakeClock) -> None:
+def test_a_pause_beyond_max_throttle_wait_is_refused_not_slept(pacer: Pacer, clock: SleepingClock) -> None:
     pacer.pause(900.0)
     with pytest.raises(GraphThrottleError) as caught:
         pacer.wait(POLICY, "POST", "1/partnership_ad_code")
@@ -72,7 +60,7 @@ def test_a_pause_beyond_max_throttle_wait_is_refused_not_slept(pacer: Pacer, clo
 
 
 def test_usage_above_the_threshold_paces_the_next_call_and_is_logged_once_each_way(
-    pacer: Pacer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    pacer: Pacer, clock: SleepingClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO, logger="test_pacing"):
         pacer.note_usage(usage(90.0), POLICY)
@@ -88,8 +76,8 @@ def test_usage_above_the_threshold_paces_the_next_call_and_is_logged_once_each_w
     ]
 
 
-def test_the_clock_is_read_at_each_use_so_a_test_may_swap_it_later(clock: FakeClock) -> None:
-    holder = {"clock": FakeClock()}
+def test_the_clock_is_read_at_each_use_so_a_test_may_swap_it_later(clock: SleepingClock) -> None:
+    holder = {"clock": SleepingClock()}
     pacer = Pacer(
         monotonic=lambda: holder["clock"].monotonic(),
         sleep=lambda seconds: holder["clock"].sleep(seconds),
