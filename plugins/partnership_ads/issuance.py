@@ -33,7 +33,7 @@ OUTCOMES = (
     "awaiting_creator_authorisation",  # no connection for the creator: reported, re-evaluated next run
     "failed",  # the POST failed (the item is retried on the next try or run)
     "claimed_elsewhere",  # another attempt holds a live claim on this media right now
-    "deferred",  # over the max_codes cap of this run
+    "over_max_codes",  # over the max_codes cap of this run (issued by a later run)
     "revoked",  # revoked on purpose: not re-issued automatically
     "not_ad_ready",  # a pending item re-examined: no longer AD_READY (or no longer visible); not issued
     "eligibility_lost",  # holds a code but is no longer AD_READY (or visible): reported, never revoked here
@@ -44,7 +44,7 @@ LISTED_OUTCOMES = (
     "awaiting_creator_authorisation",
     "failed",
     "claimed_elsewhere",
-    "deferred",
+    "over_max_codes",
     "not_ad_ready",
     "eligibility_lost",
 )
@@ -391,7 +391,7 @@ class Issuance:
         from partnership_ads.ledger import HAS_CODE_STATES, ClaimKind, CodeState, StaleClaimError
 
         content_id = item.content_id
-        # Reserve a POST before claiming: once the cap is reached, an item is deferred after one read instead
+        # Reserve a POST before claiming: once the cap is reached, an item is over_max_codes after one read instead
         # of a claim and its release (three writes), unless it carries an unfinished claim, which is still
         # recovered by lookup (that never POSTs beyond the cap).
         item.reserved = budget.reserve()
@@ -444,7 +444,7 @@ class Issuance:
             return self._failed(item, claim, exc)
 
     def _over_budget(self, content_id: str) -> ItemResult:
-        return ItemResult(content_id, "deferred", f"over max_codes={self.settings.max_codes}")
+        return ItemResult(content_id, "over_max_codes", f"over max_codes={self.settings.max_codes}")
 
     def _recover(self, item: _Work, claim: Claim) -> str | None:
         """The code of a media whose claim was taken over from a lost attempt, by lookup (None: none)."""

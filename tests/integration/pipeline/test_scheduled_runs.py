@@ -120,11 +120,11 @@ def test_a_pending_item_outside_the_window_is_looked_up_and_decided(
 
 def test_an_item_over_the_cap_is_issued_by_the_next_scheduled_run(pipeline: Pipeline) -> None:
     _fetched, capped = scheduled_run(pipeline, "manual__capped", max_codes=2)
-    deferred = capped["counts"]["deferred"]
+    deferred = capped["counts"]["over_max_codes"]
     assert capped["counts"]["issued"] == 2 and deferred > 0
     _fetched, nxt = scheduled_run(pipeline, "scheduled__2")
     assert nxt["counts"]["issued"] == deferred
-    assert nxt["counts"]["deferred"] == 0
+    assert nxt["counts"]["over_max_codes"] == 0
     assert pipeline.ledger.pending_content_ids(pipeline.brand["business_id"]) == sorted(
         i["content_id"] for i in nxt["listed"].get("awaiting_creator_authorisation", [])
     )

@@ -12,7 +12,7 @@ BRAND = "111"
 
 
 def test_a_later_decision_replaces_the_earlier_one_for_the_same_item(ledger: Ledger) -> None:
-    ledger.record_brand_item(BRAND, "1", "deferred", run_id="r1", detail="budget")
+    ledger.record_brand_item(BRAND, "1", "over_max_codes", run_id="r1", detail="budget")
     ledger.record_brand_items(BRAND, [("1", "issued", None), ("2", "failed", "boom")], run_id="r2")
     assert ledger.brand_items(BRAND) == [("1", "issued", None), ("2", "failed", "boom")]
     assert ledger.brand_items(BRAND, status="failed") == [("2", "failed", "boom")]

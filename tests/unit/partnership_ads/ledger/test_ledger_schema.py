@@ -32,12 +32,13 @@ def test_a_second_process_migrating_a_migrated_database_changes_nothing(tmp_path
 def test_the_schema_is_found_in_the_package_not_in_include(tmp_path: Path) -> None:
     ledger = Ledger.from_sqlite_path(tmp_path / "l.db")
     names = [path.name for _, path in ledger.migrations()]
-    assert names[:5] == [
+    assert names[:6] == [
         "0001_initial.sql",
         "0002_throttles.sql",
         "0003_already_in_ledger.sql",
         "0004_outbox_per_destination.sql",
         "0005_fencing_identity.sql",
+        "0006_over_max_codes.sql",
     ]
     assert Path(str(ledger.sql_dir)) == ROOT / "plugins" / "partnership_ads" / "ledger" / "sql"
 
@@ -95,6 +96,27 @@ def test_outcomes_recorded_as_known_read_as_already_in_ledger_after_migration(tm
     assert "0003" in ledger.migrate()
     assert ledger.run_figures("r0") == {BRAND: {"issued": 1, "already_in_ledger": 2}}
     assert ledger.brand_items(BRAND) == [("1", "already_in_ledger", None)]
+
+
+def test_items_recorded_as_deferred_read_as_over_max_codes_after_migration(tmp_path: Path) -> None:
+    """"deferred" now means only a task waiting on the triggerer: the cap's outcome has its own name."""
+    ledger = Ledger.from_sqlite_path(tmp_path / "l.db")
+    current = ledger.sql_dir
+    before_rename = tmp_path / "sql"
+    before_rename.mkdir()
+    for version, path in ledger.migrations():
+        if version < "0006":
+            shutil.copy(path, before_rename / path.name)
+    ledger.sql_dir = before_rename
+    ledger.migrate()
+    ledger.record_run_figures("r0", BRAND, {"issued": 1, "deferred": 3})
+    ledger.upsert_content(BRAND, [{"content_id": "1"}], run_id="r0")
+    ledger.record_brand_item(BRAND, "1", "deferred", run_id="r0", detail="over max_codes=1")
+    ledger.sql_dir = current
+    assert ledger.migrate() == ["0006"]
+    assert ledger.run_figures("r0") == {BRAND: {"issued": 1, "over_max_codes": 3}}
+    assert ledger.brand_items(BRAND) == [("1", "over_max_codes", "over max_codes=1")]
+    assert "1" in ledger.pending_content_ids(BRAND)
 
 
 def test_a_ledger_has_one_identity_and_a_task_on_another_ledger_is_refused(
