@@ -2,12 +2,15 @@
 
 Wiring and parameters only: no network or database access at parse time (tests/dags checks it).
 
-resolve_brands -> fetch_advertisable_content[brand] -> issue_ad_codes[brand] -> push_ad_codes[brand]
--> run_summary -> publish_ad_codes_asset
+resolve_brands -> fetch_advertisable_content[brand] -> plan_issuance -> issue_ad_codes[brand, shard]
+-> push_ad_codes[brand] -> run_summary -> publish_ad_codes_asset
 
 One DAG serves many brands: ``resolve_brands`` reads the brand list at run time (trigger form, else the
-Variable ``partnership_ads_brands``, else env ``PARTNERSHIP_ADS_BRANDS``) and the three working tasks are
-mapped over it, one mapped instance per brand, named by business_id in the UI.
+Variable ``partnership_ads_brands``, else env ``PARTNERSHIP_ADS_BRANDS``); fetch and push are mapped over it,
+one instance per brand. ``plan_issuance`` records what needs no POST and groups the rest by owner into shards
+of at most ``creators_per_shard`` creators; ``issue_ad_codes`` is mapped over the shards (``business <id> ·
+shard k/n`` in the UI), so each task process reads only its creators' connections and the shards spread over
+the workers. Push runs per brand once every shard is done.
 
 A scheduled run (daily at 00:00 UTC; env ``PARTNERSHIP_ADS_SCHEDULE`` changes the cron) looks at every item
 AD_READY for the brand now, whatever its publication date, and looks up again every item the ledger holds as
@@ -23,10 +26,11 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, get_current_context, task
 
-from partnership_ads.dag_settings import api_pool, schedule
+from partnership_ads.dag_settings import PLANNED_KEY, api_pool, schedule
 from partnership_ads.operators import (
     FetchAdvertisableContentOperator,
     IssueAdCodesOperator,
+    PlanIssuanceOperator,
     PushAdCodesOperator,
 )
 from partnership_ads.trigger_form import PIPELINE_PARAMS
@@ -42,12 +46,8 @@ PARAMS = PIPELINE_PARAMS
 API_POOL = api_pool(os.environ)
 
 
-def _issue_kwargs(fetched: dict[str, Any]) -> dict[str, Any]:
-    return {"brand": fetched["brand"], "snapshot_path": fetched["snapshot_path"]}
-
-
-def _brand(issued: dict[str, Any]) -> dict[str, Any]:
-    return issued["brand"]
+def _brand(fetched: dict[str, Any]) -> dict[str, Any]:
+    return fetched["brand"]
 
 
 with DAG(
@@ -124,13 +124,20 @@ with DAG(
         pool=API_POOL,
         map_index_template="business {{ task.business_id }}",
     ).expand(brand=brands)
+    plan = PlanIssuanceOperator(
+        task_id="plan_issuance",
+        fetched=fetch.output,
+        creators_per_shard="{{ params.creators_per_shard }}",
+        dry_run="{{ params.dry_run }}",
+    )
     issue = IssueAdCodesOperator.partial(
         task_id="issue_ad_codes",
         pool=API_POOL,
         dry_run="{{ params.dry_run }}",
         max_codes="{{ params.max_codes }}",
-        map_index_template="business {{ task.business_id }}",
-    ).expand_kwargs(fetch.output.map(_issue_kwargs))
+        map_index_template="business {{ task.business_id }} · shard {{ task.shard }}",
+    ).expand_kwargs(plan.output)
+    # Every shard done (none, when a brand needs no POST: the mapped task is then skipped, not failed).
     push = PushAdCodesOperator.partial(
         task_id="push_ad_codes",
         sinks="{{ params.sinks }}",
@@ -138,15 +145,19 @@ with DAG(
         file_format="{{ params.file_format }}",
         dry_run="{{ params.dry_run }}",
         map_index_template="business {{ task.business_id }}",
-    ).expand(brand=issue.output.map(_brand))
+        trigger_rule="none_failed",
+    ).expand(brand=fetch.output.map(_brand))
+    issue >> push
 
-    @task(retries=1)
-    def run_summary(issued: list[dict[str, Any]], pushed: list[dict[str, Any]]) -> dict[str, Any]:
+    @task(retries=1, trigger_rule="none_failed")
+    def run_summary(
+        planned: list[dict[str, Any]], issued: list[dict[str, Any]], pushed: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         """Log the run's table (per brand: outcomes, delivered per sink) and store it in the ledger."""
         from partnership_ads.ledger import Ledger
         from partnership_ads.summary import build_summary, named_items, record_summary, summary_table
 
-        summary = build_summary(list(issued), list(pushed))
+        summary = build_summary([*planned, *issued], list(pushed))
         log.info("Run summary:\n%s", summary_table(summary))
         for line in named_items(summary):
             log.info("%s", line)
@@ -165,6 +176,6 @@ with DAG(
             raise AirflowSkipException("No code was delivered in this run: the asset is not updated")
         return summary["totals"]["delivered"]
 
-    summary = run_summary(issue.output, push.output)
+    summary = run_summary(plan.output[PLANNED_KEY], issue.output, push.output)
     push >> summary
     publish_ad_codes_asset(summary)

@@ -70,6 +70,12 @@ MAX_ITEMS: dict[str, int] = {
 MAX_ITEM_LENGTH = 32
 #: Largest ``max_codes`` (a cap on new codes per brand and run).
 MAX_CODES_LIMIT = 1_000_000
+#: ``creators_per_shard``: default and largest value (most creators one ``issue_ad_codes`` instance serves).
+DEFAULT_CREATORS_PER_SHARD = 50
+MAX_CREATORS_PER_SHARD = 1_000
+#: XCom key under which ``plan_issuance`` pushes each brand's plan counts (its return value is the shards
+#: ``issue_ad_codes`` is expanded over: Airflow maps only over a task's return value).
+PLANNED_KEY = "planned"
 
 
 def api_pool(environ: Mapping[str, str]) -> str:

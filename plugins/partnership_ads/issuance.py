@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from partnership_ads.conn_ids import CREATOR_CONN_PREFIX
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Collection, Iterator
 
     from partnership_ads.brand import Brand
     from partnership_ads.hooks import DiscoveryScope, PartnershipAdsHook
@@ -152,6 +152,8 @@ class Issuance:
     :param connection_exists: whether a connection id is defined (default: Airflow's lookup).
     :param sleep: the clock's wait (tests pass a fake clock's).
     :param monotonic: the clock's reading (tests pass a fake clock's).
+    :param content_ids: only these items of the snapshot (a creator shard planned by
+        :func:`partnership_ads.issuance_plan.plan_issuance`); None: all of them.
     """
 
     def __init__(
@@ -168,6 +170,7 @@ class Issuance:
         connection_exists: Callable[[str], bool] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        content_ids: Collection[str] | None = None,
     ) -> None:
         if hook_factory is None or connection_exists is None:
             from partnership_ads.connections import connection_exists as exists
@@ -191,6 +194,8 @@ class Issuance:
         self._exists: dict[str, bool] = {}
         self._conn_of: dict[str, str] = {}
         self._scope: DiscoveryScope | None = None
+        #: A shard's items (:mod:`partnership_ads.issuance_plan`); None: every item of the snapshot.
+        self.content_ids = None if content_ids is None else frozenset(str(c) for c in content_ids)
 
     # --- connections -----------------------------------------------------------------------------------
 
@@ -241,9 +246,10 @@ class Issuance:
         coded = set(self.ledger.coded_content_ids(self.brand.business_id))
         selected: list[dict[str, Any]] = []
         lost: list[ItemResult] = []
+        only = self.content_ids
         for row in iter_rows(self.snapshot_path, columns=SNAPSHOT_COLUMNS):
             content_id = row["content_id"]
-            if not content_id:
+            if not content_id or (only is not None and str(content_id) not in only):
                 continue
             visible = row["visible"] is not False
             if visible and row["platform"] == "INSTAGRAM" and row["ad_eligibility"] == "AD_READY":
@@ -391,9 +397,9 @@ class Issuance:
         from partnership_ads.ledger import HAS_CODE_STATES, ClaimKind, CodeState, StaleClaimError
 
         content_id = item.content_id
-        # Reserve a POST before claiming: once the cap is reached, an item is over_max_codes after one read instead
-        # of a claim and its release (three writes), unless it carries an unfinished claim, which is still
-        # recovered by lookup (that never POSTs beyond the cap).
+        # Reserve a POST before claiming: once the cap is reached, an item is over_max_codes after one read
+        # instead of a claim and its release (three writes), unless it carries an unfinished claim, which is
+        # still recovered by lookup (that never POSTs beyond the cap).
         item.reserved = budget.reserve()
         if not item.reserved:
             in_ledger = self.ledger.code(content_id)

@@ -54,6 +54,7 @@ from partnership_ads.graph.params import (
     build_discovery_query,
     validate_business_id,
 )
+from partnership_ads.issuance_plan import check_creators_per_shard
 from partnership_ads.output_location import (
     check_output_uri,
 )
@@ -359,6 +360,8 @@ def validate_run_params(params: Mapping[str, Any]) -> dict[str, Any]:
             f"max_codes: must be a whole number from 0 to {MAX_CODES_LIMIT} (or empty for no cap), "
             f"got {shown}"
         )
+    if params.get("creators_per_shard") is not None:
+        check_creators_per_shard(params["creators_per_shard"])
     file_format = params.get("file_format") or DEFAULT_FILE_FORMAT
     if file_format not in FILE_FORMAT_CHOICES:
         raise ValueError(f"file_format: must be one of {list(FILE_FORMAT_CHOICES)}, got {file_format!r}")

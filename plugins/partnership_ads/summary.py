@@ -49,20 +49,25 @@ def build_summary(
     issue_results: Iterable[dict[str, Any] | None],
     push_results: Iterable[dict[str, Any] | None],
 ) -> dict[str, Any]:
-    """Merge the mapped issue and push results into ``{"brands": {...}, "totals": {...}, "sinks": [...]}``."""
+    """Merge the issue results and push results into ``{"brands": {...}, "totals": {...}, "sinks": [...]}``.
+
+    A brand has several issue results (the plan's, then one per creator shard): their counts are summed and
+    their named items joined.
+    """
     brands: dict[str, dict[str, Any]] = {}
     for result in issue_results:
         if not result:
             continue
         entry = brands.setdefault(str(result["business_id"]), {"delivered": {}})
-        entry.update({k: int(v) for k, v in (result.get("counts") or {}).items()})
-        entry["dry_run"] = bool(result.get("dry_run"))
+        for outcome, count in (result.get("counts") or {}).items():
+            entry[outcome] = int(entry.get(outcome, 0)) + int(count)
+        entry["dry_run"] = bool(entry.get("dry_run")) or bool(result.get("dry_run"))
         listed = result.get("listed") or {}
         for outcome in NAMED_OUTCOMES:
-            entry[f"{outcome}_items"] = [
+            entry.setdefault(f"{outcome}_items", []).extend(
                 {"content_id": item["content_id"], "detail": item.get("detail")}
                 for item in listed.get(outcome, [])
-            ]
+            )
     sinks: list[str] = []
     for result in push_results:
         if not result:

@@ -14,9 +14,11 @@ from airflow.sdk import Param
 
 from partnership_ads.conn_ids import DEFAULT_META_CONN_ID
 from partnership_ads.dag_settings import (
+    DEFAULT_CREATORS_PER_SHARD,
     FILE_FORMAT_CHOICES,
     FILTER_PARAM_NAMES,
     MAX_CODES_LIMIT,
+    MAX_CREATORS_PER_SHARD,
     MAX_ITEM_LENGTH,
     MAX_ITEMS,
     MAX_LENGTHS,
@@ -223,6 +225,16 @@ PIPELINE_PARAMS: dict[str, Param] = {
         RUN_SECTION,
         minimum=0,
         maximum=MAX_CODES_LIMIT,
+    ),
+    "creators_per_shard": Param(
+        DEFAULT_CREATORS_PER_SHARD,
+        type="integer",
+        minimum=1,
+        maximum=MAX_CREATORS_PER_SHARD,
+        title="creators_per_shard",
+        description="Most creators one issue task serves: the issue stage is mapped over (brand, shard of "
+        "creators), each shard reading only its creators' connections. A creator's items are never split.",
+        section=RUN_SECTION,
     ),
     "output_uri": _optional(
         "output_uri",

@@ -60,6 +60,7 @@ def test_pipeline_dag_is_daily_without_catchup_and_one_active_run() -> None:
     assert sorted(pipeline.task_ids) == [
         "fetch_advertisable_content",
         "issue_ad_codes",
+        "plan_issuance",
         "publish_ad_codes_asset",
         "push_ad_codes",
         "resolve_brands",
@@ -80,6 +81,7 @@ def test_trigger_form_exposes_every_filter_with_the_apis_own_names() -> None:
         "dry_run",
         "sinks",
         "max_codes",
+        "creators_per_shard",
     }
     assert expected <= set(params)
     for name in expected:
@@ -87,6 +89,21 @@ def test_trigger_form_exposes_every_filter_with_the_apis_own_names() -> None:
         assert schema.get("section"), f"{name} has no section in the trigger form"
         assert params[name].description, f"{name} has no description"
     assert params["ad_eligibilities"].schema["values_display"]["AD_READY"] == "Ad ready"
+
+
+def test_the_issue_stage_is_mapped_over_the_plans_shards_and_push_waits_for_every_shard() -> None:
+    pipeline = _import(DAGS / "partnership_ad_codes.py").dag
+    plan = pipeline.get_task("plan_issuance")
+    issue = pipeline.get_task("issue_ad_codes")
+    push = pipeline.get_task("push_ad_codes")
+    assert issue.upstream_task_ids == {"plan_issuance"}
+    assert plan.upstream_task_ids == {"fetch_advertisable_content"}
+    assert "issue_ad_codes" in push.upstream_task_ids
+    # A brand with nothing to POST has no shard: the skipped issue stage must not skip push or the summary.
+    assert push.partial_kwargs["trigger_rule"] == "none_failed"
+    assert pipeline.get_task("run_summary").trigger_rule == "none_failed"
+    assert "shard {{ task.shard }}" in issue.partial_kwargs["map_index_template"]
+    assert pipeline.params["creators_per_shard"] == 50
 
 
 def _graph_task_pools() -> dict[str, str]:

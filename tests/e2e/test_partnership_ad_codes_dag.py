@@ -128,4 +128,11 @@ def test_each_brands_mapped_task_instances_are_named_by_its_business(
     names: dict[str, set[str]] = {}
     for task_id, name in rows:
         names.setdefault(task_id, set()).add(name)
-    assert names == dict.fromkeys(["fetch_advertisable_content", "issue_ad_codes", "push_ad_codes"], expected)
+    assert names["fetch_advertisable_content"] == names["push_ad_codes"] == expected
+    # Issue instances are creator shards: "business <id> · shard k/n", every k of every brand's n once.
+    shards = sorted(names["issue_ad_codes"])
+    assert {name.split(" · ")[0] for name in shards} == expected
+    for brand in expected:
+        labels = [name.split(" · shard ")[1] for name in shards if name.startswith(f"{brand} · ")]
+        count = int(labels[0].split("/")[1])
+        assert sorted(labels) == sorted(f"{k}/{count}" for k in range(1, count + 1))

@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from partnership_ads.operators.fetch import FetchAdvertisableContentOperator
     from partnership_ads.operators.issue import IssueAdCodesOperator
+    from partnership_ads.operators.plan import PlanIssuanceOperator
     from partnership_ads.operators.push import PushAdCodesOperator
     from partnership_ads.operators.revoke import RevokeAdCodesOperator
 
 _MODULES = {
     "FetchAdvertisableContentOperator": "partnership_ads.operators.fetch",
     "IssueAdCodesOperator": "partnership_ads.operators.issue",
+    "PlanIssuanceOperator": "partnership_ads.operators.plan",
     "PushAdCodesOperator": "partnership_ads.operators.push",
     "RevokeAdCodesOperator": "partnership_ads.operators.revoke",
 }
@@ -25,6 +27,7 @@ _MODULES = {
 __all__ = [
     "FetchAdvertisableContentOperator",
     "IssueAdCodesOperator",
+    "PlanIssuanceOperator",
     "PushAdCodesOperator",
     "RevokeAdCodesOperator",
 ]

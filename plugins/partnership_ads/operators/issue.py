@@ -43,6 +43,8 @@ class IssueAdCodesOperator(BaseOperator):
     :param claim_lease_seconds: lease of an issuance claim; must exceed one POST's worst case.
     :param max_claim_wait_seconds: longest wait for other attempts' claims in the worker.
     :param ledger_id: the ledger identity the run's first task read (checked before any side effect).
+    :param content_ids: only these items (a creator shard from ``plan_issuance``); None: the whole snapshot.
+    :param shard: the shard's ``k/n`` label (the UI names the instance ``business <id> · shard k/n``).
     """
 
     template_fields: Sequence[str] = (
@@ -73,6 +75,8 @@ class IssueAdCodesOperator(BaseOperator):
         max_claim_wait_seconds: float = 30.0,
         ledger_id: str | None = None,
         creator_conn_prefix: str = CREATOR_CONN_PREFIX,
+        content_ids: Sequence[str] | None = None,
+        shard: str | None = None,
         **kwargs: Any,
     ) -> None:
         if kwargs.get("retry_policy") is None:
@@ -100,6 +104,8 @@ class IssueAdCodesOperator(BaseOperator):
         self.claim_lease_seconds = claim_lease_seconds
         self.max_claim_wait_seconds = max_claim_wait_seconds
         self.creator_conn_prefix = creator_conn_prefix
+        self.content_ids = None if content_ids is None else [str(c) for c in content_ids]
+        self.shard = shard
         self._deferrals = 0
 
     def task_brand(self) -> Brand:
@@ -137,7 +143,15 @@ class IssueAdCodesOperator(BaseOperator):
             run_id=context["run_id"],
             settings=settings,
             log=self.log,
+            content_ids=self.content_ids,
         )
+        if self.shard:
+            self.log.info(
+                "Shard %s of business %s: %s item(s)",
+                self.shard,
+                brand.business_id,
+                len(self.content_ids or ()),
+            )
         results: list[ItemResult] | ClaimWait = issuance.run()
         if not settings.dry_run:
             try:
@@ -180,8 +194,9 @@ class IssueAdCodesOperator(BaseOperator):
         counts, listed = summarize(results)
         rows = [[outcome, counts.get(outcome, 0)] for outcome in OUTCOMES if counts.get(outcome)]
         self.log.info(
-            "Issuance for business %s%s:\n%s",
+            "Issuance for business %s%s%s:\n%s",
             brand.business_id,
+            f" (shard {self.shard})" if self.shard else "",
             " (dry run)" if self.dry_run else "",
             format_table(["outcome", "items"], rows or [["(no AD_READY Instagram items)", 0]]),
         )
@@ -210,4 +225,5 @@ class IssueAdCodesOperator(BaseOperator):
             "counts": {outcome: counts.get(outcome, 0) for outcome in OUTCOMES},
             "listed": listed,
             "ledger_id": brand.ledger_id,
+            "shard": self.shard,
         }

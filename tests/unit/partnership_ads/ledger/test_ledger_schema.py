@@ -99,7 +99,7 @@ def test_outcomes_recorded_as_known_read_as_already_in_ledger_after_migration(tm
 
 
 def test_items_recorded_as_deferred_read_as_over_max_codes_after_migration(tmp_path: Path) -> None:
-    """"deferred" now means only a task waiting on the triggerer: the cap's outcome has its own name."""
+    """ "deferred" now means only a task waiting on the triggerer: the cap's outcome has its own name."""
     ledger = Ledger.from_sqlite_path(tmp_path / "l.db")
     current = ledger.sql_dir
     before_rename = tmp_path / "sql"
