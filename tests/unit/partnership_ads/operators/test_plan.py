@@ -95,3 +95,27 @@ def test_a_bad_creators_per_shard_is_refused_before_any_call_or_write(pipeline: 
         _plan(fetched, creators_per_shard=bad)
     assert len(pipeline.sandbox.requests_log()) == requests_before
     assert pipeline.ledger.brand_items(pipeline.brand["business_id"]) == []
+
+
+def test_shards_of_one_brand_run_at_once_and_a_retried_shard_posts_nothing_twice(pipeline: Pipeline) -> None:
+    """Two shards in parallel, then the first shard run again (a retry) while the second runs again too."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    fetched = pipeline.fetch()
+    shards, _planned = _plan(fetched, creators_per_shard=2)
+    assert len(shards) >= 2
+
+    def run(shard: dict[str, Any], try_number: int) -> dict[str, Any]:
+        op = IssueAdCodesOperator(task_id="issue", max_concurrency=4, **shard)
+        return op.execute(context(try_number=try_number))
+
+    with ThreadPoolExecutor(max_workers=len(shards)) as pool:
+        first = list(pool.map(lambda s: run(s, 1), shards))
+    issued = sum(r["counts"]["issued"] for r in first)
+    assert issued == len(pipeline.created_codes()) > 0
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        again = list(pool.map(lambda s: run(s, 2), shards[:2]))
+    assert sum(r["counts"]["issued"] for r in again) == 0
+    assert len(pipeline.created_codes()) == issued
+    per_media = Counter(p["path"] for p in pipeline.posts())
+    assert max(per_media.values()) == 1, "a media was POSTed twice"
