@@ -170,6 +170,7 @@ class _Work:
     conn_id: str
     reserved: bool = False
     content_id: str = field(init=False)
+    claimed_at: float = 0.0  # time.monotonic() just before the claim (or its last confirmation) was sent
     #: This item's result, set by whichever thread settles it (batched issuance).
     result: Future[ItemResult] = field(init=False, repr=False, default_factory=Future)
 
@@ -238,6 +239,7 @@ class Issuance:
         # claimed batch, and updated at once by this try's own throttled answers.
         self._throttled_until: dict[str, float] = {}
         self._throttles_lock = threading.Lock()
+        self._beat: _Heartbeat | None = None  # the running heartbeat of batched issuance
 
     # --- connections -----------------------------------------------------------------------------------
 
@@ -413,7 +415,7 @@ class Issuance:
         budget = self._post_budget()
         report = _Report(self, len(work))
         try:
-            with self._heartbeat():
+            with self._heartbeat() as self._beat:
                 workers = max(1, int(self.settings.max_concurrency))
                 with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="issue") as pool:
                     recorder = _Recorder(self)
@@ -426,6 +428,7 @@ class Issuance:
                         report.drain(work, block=False)
                     report.drain(work, block=True)
         finally:
+            self._beat = None
             budget.close()
         return report.results
 
@@ -479,6 +482,9 @@ class Issuance:
                     batch.finish(item, self._over_budget(item.content_id))
                 else:
                     to_claim.append(item)
+        claimed_at = time.monotonic()
+        for item in to_claim:
+            item.claimed_at = claimed_at
         claims = self.ledger.claim_many(
             [(item.content_id, item.row["author_ig_user_id"]) for item in to_claim],
             owner=self.owner,
@@ -543,6 +549,10 @@ class Issuance:
             if not item.reserved:
                 self.ledger.release_claim(content_id, owner=self.owner, fence=claim.fence)
                 return self._over_budget(content_id)
+            if not self._still_held(item, claim):
+                # The lease may have ended while the item waited (a stalled process): another attempt may
+                # have taken the media over and posted. Settle by lookup, never by a second POST.
+                return self.settle_stale(item.row)
             ad_code = self._post(item)
             return _Obtained(
                 CodeRecord(content_id, ad_code, claim.fence, CodeState.ISSUED),
@@ -550,6 +560,33 @@ class Issuance:
             )
         except Exception as exc:
             return self._failed(item, claim, exc)
+
+    def _still_held(self, item: _Work, claim: Claim) -> bool:
+        """Whether this attempt's claim is surely live now; confirmed in the ledger when it cannot tell.
+
+        A batch is claimed before its POSTs are sent, so a POST may start long after its claim. It starts
+        only while the lease is live (the attempt that takes a lease over waits out a POST started before the
+        lease ended), counting the claim and the heartbeat's unbroken renewals, with a quarter lease to spare.
+        """
+        beat = self._beat
+        if beat is None or time.monotonic() + beat.margin < beat.live_until(item.claimed_at):
+            return True
+        sent = time.monotonic()
+        held = self.ledger.renew_claim(
+            item.content_id,
+            owner=self.owner,
+            fence=claim.fence,
+            lease_seconds=self.settings.claim_lease_seconds,
+        )
+        if held:
+            item.claimed_at = sent
+        else:
+            self.log.warning(
+                "Media %s: this attempt's claim ended before its POST (the process stalled?) and another "
+                "attempt took it over; not posting, settling by lookup",
+                item.content_id,
+            )
+        return held
 
     def _record(self, obtained: list[tuple[_Work, _Obtained, _Batch]]) -> None:
         """Record obtained codes in one transaction; settle the refused (stale) ones by lookup."""
@@ -913,22 +950,42 @@ class _Report:
 
 
 class _Heartbeat:
-    """Renews this attempt's claims every ``lease / 4`` on a thread, while the ``with`` block runs."""
+    """Renews this attempt's claims every ``lease / 4`` on a thread, while the ``with`` block runs.
+
+    It also tells until when a claim is surely live (:meth:`live_until`): a renewal counts only while the
+    renewals are unbroken (each done within three quarters of a lease of the previous one, so every claim
+    it was meant to renew was still live when it ran). A stalled process breaks the chain.
+    """
 
     def __init__(self, ledger: Ledger, owner: str, lease_seconds: float, log: Any) -> None:
         self.ledger = ledger
         self.owner = owner
         self.lease_seconds = lease_seconds
+        self.margin = lease_seconds / 4
         self.log = log
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="claim-heartbeat", daemon=True)
+        self._lock = threading.Lock()
+        self._chain_start = self._last_renewal = time.monotonic()
+
+    def live_until(self, claimed_at: float) -> float:
+        """The monotonic time until which a claim sent at ``claimed_at`` is surely live."""
+        with self._lock:
+            renewed = self._last_renewal if self._chain_start <= claimed_at else claimed_at
+        return max(claimed_at, renewed) + self.lease_seconds
 
     def _beat(self) -> None:
         while not self._stop.wait(self.lease_seconds / 4):
+            sent = time.monotonic()
             try:
                 self.ledger.heartbeat(self.owner, lease_seconds=self.lease_seconds)
             except Exception:
                 self.log.exception("Claim heartbeat failed (claims may expire and be recovered)")
+                continue
+            with self._lock:
+                if time.monotonic() - self._last_renewal > self.lease_seconds * 0.75:
+                    self._chain_start = sent  # a gap: claims older than this renewal may have ended
+                self._last_renewal = sent
 
     def __enter__(self) -> _Heartbeat:
         self._thread.start()

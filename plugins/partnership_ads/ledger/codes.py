@@ -9,6 +9,9 @@ it ever posts again. Recording a code, renewing, failing or releasing succeed on
 stale writer is refused (:class:`StaleClaimError`) and resolves its outcome by lookup, never by a second POST.
 Lease times come from the database's clock (one clock for every worker), except where a test passes a clock.
 A live claim is never stolen; a revoked code never becomes active again.
+
+The issuing hot path claims and records in batches (:meth:`AdCodes.claim_many`, :meth:`AdCodes.record_codes`):
+one transaction per batch, with the single-item methods' semantics for every media in it.
 """
 
 from __future__ import annotations
@@ -368,6 +371,20 @@ class AdCodes(LedgerCore):
             f"UPDATE pa_ad_codes SET claim_expires_at = {lease} WHERE claimed_by = ? AND state = ?",  # noqa: S608
             (*lease_params, owner, CodeState.ISSUING),
         )
+
+    def renew_claim(self, content_id: str, *, owner: str, fence: int, lease_seconds: float) -> bool:
+        """Extend one claim's lease if ``owner`` still holds it with token ``fence``; False when it does not.
+
+        A claim taken long before its POST (a batch waiting for a thread, a stalled process) is confirmed this
+        way first: a lease that ended may have been taken over, and then the POST must not be sent.
+        """
+        lease, lease_params = self._lease_end(lease_seconds)
+        renewed = self._execute(
+            f"UPDATE pa_ad_codes SET claim_expires_at = {lease} "  # noqa: S608 - the lease clock's fixed SQL
+            "WHERE content_id = ? AND claimed_by = ? AND fence = ? AND state = ?",
+            (*lease_params, content_id, owner, int(fence), CodeState.ISSUING),
+        )
+        return renewed == 1
 
     def record_code(
         self,

@@ -141,22 +141,41 @@ def _post_counts(sandbox: SandboxServer) -> dict[str, int]:
 
 
 def test_200_codes_take_one_write_transaction_per_batch_of_claims_and_of_codes(
-    world: dict[str, Any], big_sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]
+    world: dict[str, Any],
+    big_sandbox: SandboxServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     issuance = _issuance(world, owner="bulk", max_concurrency=8)
     work = _work(issuance, ITEMS)
     big_sandbox.control("DELETE", "requests")
+    calls: dict[str, int] = {"claim_many": 0, "record_codes": 0}
+    for name in calls:
+        original = getattr(Ledger, name)
+
+        def counted(self: Ledger, *args: Any, _name: str = name, _original: Any = original, **kw: Any) -> Any:
+            calls[_name] += 1
+            return _original(self, *args, **kw)
+
+        monkeypatch.setattr(Ledger, name, counted)
     with counted_commits() as commits:
         results = issuance.issue_all(work)
     writes, reads = commits.count(True), commits.count(False)
     with capsys.disabled():
         print(
-            f"\n[{issuance.ledger.hook.conn_type}] {ITEMS} codes: {writes} write, {reads} read transactions"
+            f"\n[{issuance.ledger.hook.conn_type}] {ITEMS} codes: {writes} write transactions "
+            f"({calls['claim_many']} claim_many, {calls['record_codes']} record_codes, the rest decisions), "
+            f"{reads} read transactions"
         )
     assert [r.outcome for r in results] == ["issued"] * ITEMS
     assert [r.content_id for r in results] == [w.content_id for w in work]
-    # Claims and codes at most twice ceil(200/50), a flush of 50 mixed codes per batch, the decisions.
-    assert writes <= math.ceil(ITEMS / CLAIM_BATCH) * 2 + 5
+    batches = math.ceil(ITEMS / CLAIM_BATCH)
+    assert calls["claim_many"] == batches
+    # A flush when 50 codes wait, and one when a batch has no POST left in flight: at most two per batch.
+    assert calls["record_codes"] <= 2 * batches
+    # Claims and codes, and the per-brand decisions (one transaction per 200).
+    assert writes <= batches * 2 + batches + 1
+    assert reads <= batches
     recorded = issuance.ledger.codes_for([w.content_id for w in work])
     assert {m: r.ad_code for m, r in recorded.items()} == {r.content_id: r.ad_code for r in results}
     assert set(_post_counts(big_sandbox).values()) == {1}
