@@ -222,3 +222,13 @@ def test_throttles_of_many_connections_are_read_at_once(ledger: Ledger, commits:
     left = ledger.throttled_for_many(["meta_graph_a", "meta_graph_b"])
     assert left == {"meta_graph_a": pytest.approx(30.0)}
     assert commits == [False]
+
+
+def test_renew_claim_extends_only_a_claim_still_held_with_its_token(ledger: Ledger, clock: FakeClock) -> None:
+    mine = ledger.claim_many([("1", None), ("2", None)], owner="a", lease_seconds=10)
+    clock.advance(11)
+    assert ledger.renew_claim("1", owner="a", fence=mine["1"].fence, lease_seconds=10)  # ended, not taken
+    assert ledger.claim("1", owner="b", lease_seconds=10).kind == ClaimKind.HELD
+    assert ledger.claim("2", owner="b", lease_seconds=10).kind == ClaimKind.RECOVERED
+    assert not ledger.renew_claim("2", owner="a", fence=mine["2"].fence, lease_seconds=10)
+    assert ledger.code("2").claimed_by == "b"
