@@ -255,3 +255,49 @@ def test_sigkill_between_post_and_batch_record_then_rerun_posts_nothing_twice_an
     assert recorded == created_after  # every code POSTed, by either attempt, is in the ledger: 0 lost
     assert result["counts"]["harvested"] >= len(created)
     assert result["counts"].get("failed", 0) == 0
+
+
+def test_a_claim_taken_over_while_its_item_waited_in_a_stalled_attempt_is_never_posted(
+    world: dict[str, Any], big_sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attempt's heartbeat stalls (as in a frozen process), its batch's leases end while items still wait
+    for the one POST thread, and a rival takes them over: none of those is POSTed after the takeover."""
+    lease = 0.6
+    big_sandbox.configure(latency_ms=150)
+    renew = Ledger.heartbeat
+
+    def stalled(self: Ledger, owner: str, *, lease_seconds: float) -> int:
+        if owner == "stalled":
+            time.sleep(3)  # longer than the lease: the claims end meanwhile
+        return renew(self, owner, lease_seconds=lease_seconds)
+
+    monkeypatch.setattr(Ledger, "heartbeat", stalled)
+    issuance = _issuance(world, owner="stalled", max_concurrency=1, claim_lease_seconds=lease)
+    work = _work(issuance, 12)
+    posted_at: dict[str, float] = {}
+    post = Issuance._post
+
+    def timed_post(self: Issuance, item: _Work) -> str:
+        posted_at[item.content_id] = time.monotonic()
+        return post(self, item)
+
+    monkeypatch.setattr(Issuance, "_post", timed_post)
+    rival: dict[str, Any] = {}
+
+    def take_over() -> None:
+        time.sleep(lease + 0.3)
+        ledger = Ledger.from_conn_id()
+        claims = ledger.claim_many([(w.content_id, None) for w in work], owner="rival", lease_seconds=60)
+        rival["at"] = time.monotonic()
+        rival["recovered"] = {m for m, c in claims.items() if c.kind == "recovered"}
+
+    thread = threading.Thread(target=take_over)
+    thread.start()
+    results = issuance.issue_all(work)
+    thread.join(30)
+    recovered = rival["recovered"]
+    assert recovered, "the rival took nothing over: the scenario did not happen"
+    assert {m for m in recovered if posted_at.get(m, 0.0) > rival["at"]} == set()
+    assert len(posted_at) < len(work)
+    assert {r.outcome for r in results if r.content_id not in posted_at} == {"failed"}
+    assert all(_post_counts(big_sandbox).get(m, 0) == (1 if m in posted_at else 0) for m in recovered)
