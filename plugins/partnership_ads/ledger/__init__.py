@@ -19,7 +19,7 @@ One module per concern, composed into :class:`Ledger`:
 - ``database``: which database (:func:`sql_hook_for`);
 - ``schema``: migrations and identity;
 - ``content``, ``codes`` (codes and fenced claims), ``decisions`` (per brand), ``outbox`` (per destination),
-  ``run_figures``, ``throttles``: one table family each.
+  ``run_figures``, ``throttles``, ``budgets`` (a run's max_codes cap per brand): one table family each.
 """
 
 from __future__ import annotations
@@ -28,11 +28,13 @@ from __future__ import annotations
 # their own modules; the ledger's namespace keeps them for code written against the single-module ledger.
 from partnership_ads.clock import Clock, iso, utcnow
 from partnership_ads.conn_ids import DEFAULT_LEDGER_CONN_ID
+from partnership_ads.ledger.budgets import PostBudgets
 from partnership_ads.ledger.codes import (
     HAS_CODE_STATES,
     AdCodes,
     Claim,
     ClaimKind,
+    CodeRecord,
     CodeRow,
     CodeState,
     StaleClaimError,
@@ -56,6 +58,7 @@ __all__ = [
     "Claim",
     "ClaimKind",
     "Clock",
+    "CodeRecord",
     "CodeRow",
     "CodeState",
     "DeliveryRecord",
@@ -63,6 +66,7 @@ __all__ = [
     "LedgerCore",
     "LedgerMismatchError",
     "LedgerUnavailableError",
+    "PostBudgets",
     "StaleClaimError",
     "default_ledger_path",
     "default_sql_dir",
@@ -72,7 +76,7 @@ __all__ = [
 ]
 
 
-class Ledger(LedgerSchema, ContentTable, AdCodes, BrandDecisions, Outbox, RunFigures, Throttles):
+class Ledger(LedgerSchema, ContentTable, AdCodes, BrandDecisions, Outbox, RunFigures, Throttles, PostBudgets):
     """The pipeline's durable record, on any common-sql ``DbApiHook`` (SQLite and PostgreSQL are tested).
 
     Every method runs its own short transaction, so a Ledger may be shared between threads (see
