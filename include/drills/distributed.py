@@ -6,9 +6,13 @@ an :class:`~include.topology.own_servers.OwnPostgres` cluster and an
 :class:`~include.topology.own_servers.OwnRedis` server, so that a drill may restart PostgreSQL or Redis,
 or SIGKILL a worker, without touching the servers other tests and engineers share.
 
-The DAG the topology parses is the pipeline's own file, run by a one-line wrapper (:func:`write_drill_dags`)
-that shortens every task's retry delay, as ``include.drills.dagrun`` does for ``airflow dags test``: the DAG's
-two minutes and more would be waited in real time. Retry counts and everything else come from the DAG file.
+The DAG the topology parses is the pipeline's own file, run by a small wrapper (:func:`write_drill_dags`)
+that compresses the clock the way a fake one would: every task's retry delay shortened, as
+``include.drills.dagrun`` does for ``airflow dags test`` (the DAG's two minutes and more would be waited in
+real time), and the issue shards' claim lease shortened (a try killed with its claims held leaves them to the
+next try only when the lease runs out: 120 s by default). The Graph connections' ``timeout`` is shortened (a
+claim taken over is looked up only after a POST of the dead try could still be in flight). Retry counts and
+everything else come from the DAG file.
 
 Each drill starts from a clean world (:meth:`DistributedTopology.prepare`): the sandbox reset to its seeded
 state in ``rotate`` mode (a repeated POST invalidates the first code) and a new, empty ledger database. The
@@ -29,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from include.demo import pipeline_environment
+from include.demo import DEMO_WEBHOOK_SECRET, pipeline_environment
 from include.drills.harness import DAG_ID, DrillEnv, eligible_items
 from include.graph_sandbox.testing import SandboxClient
 from include.topology.connections import SANDBOX_BRANDS
@@ -55,15 +59,17 @@ dag = _runpy.run_path({path!r}, run_name="partnership_ad_codes_drill")["dag"]
 for _task in dag.tasks:
     _task.retry_delay = _dt.timedelta(seconds={seconds})
     _task.retry_exponential_backoff = 0
+    if _task.task_id == "issue_ad_codes":
+        _task.partial_kwargs["claim_lease_seconds"] = {lease}
 '''
 
 
-def write_drill_dags(folder: Path, *, retry_delay_seconds: float) -> Path:
+def write_drill_dags(folder: Path, *, retry_delay_seconds: float, claim_lease_seconds: float) -> Path:
     """A DAG folder holding only the wrapper of ``dags/partnership_ad_codes.py`` (module docstring)."""
     folder.mkdir(parents=True, exist_ok=True)
     source = ROOT / "dags" / "partnership_ad_codes.py"
     (folder / "partnership_ad_codes.py").write_text(
-        WRAPPER.format(path=str(source), seconds=retry_delay_seconds)
+        WRAPPER.format(path=str(source), seconds=retry_delay_seconds, lease=claim_lease_seconds)
     )
     return folder
 
@@ -183,11 +189,15 @@ class DistributedTopology:
         redis: OwnRedis,
         sandbox_items: int,
         retry_delay_seconds: float,
+        claim_lease_seconds: float,
+        graph_timeout_seconds: float,
         extra_env: dict[str, str],
     ) -> DistributedTopology:
         """Start the topology on ``postgres`` and ``redis`` (both running); stop it with :meth:`stop`."""
         shutil.rmtree(work, ignore_errors=True)
-        dags = write_drill_dags(work / "dags", retry_delay_seconds=retry_delay_seconds)
+        dags = write_drill_dags(
+            work / "dags", retry_delay_seconds=retry_delay_seconds, claim_lease_seconds=claim_lease_seconds
+        )
         config = TopologyConfig(
             home=work / "airflow",
             metadata_database="drill_airflow",
@@ -202,6 +212,7 @@ class DistributedTopology:
             sandbox_items=sandbox_items,
             dags_folder=dags,
             extra_env=extra_env,
+            meta_extra={"timeout": graph_timeout_seconds},
         )
         topology = NativeTopology(config)
         try:
@@ -253,7 +264,8 @@ class DistributedTopology:
             facts=facts,
             eligible=eligible,
             app_secret="",
-            webhook_secret="",
+            # The topology's webhook connection signs with the demo's published secret (include.demo).
+            webhook_secret=DEMO_WEBHOOK_SECRET,
             secrets=tokens,
         )
 

@@ -82,6 +82,8 @@ class TopologyConfig:
     use_sandbox: bool = True
     start_timeout: float = 180.0
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # Added to the extra of every `meta_graph` connection the sandbox wiring makes (e.g. a shorter `timeout`).
+    meta_extra: Mapping[str, Any] = field(default_factory=dict)
 
     def postgres_uri(self, database: str, driver: str = "postgresql") -> str:
         """URI of ``database`` on the configured server (trust auth: no password)."""
@@ -362,6 +364,7 @@ class NativeTopology:
                 state.sandbox_url,
                 ledger_uri=config.postgres_uri(config.ledger_database),
                 state_dir=config.home,
+                meta_extra=config.meta_extra,
             )
         else:
             state.sandbox_url = ""

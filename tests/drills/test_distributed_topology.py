@@ -52,6 +52,8 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 SANDBOX_ITEMS = 80  # 3 brands, about 34 POSTs by 20 creators
 CREATORS_PER_SHARD = 2  # 3 to 4 shards per brand
 RETRY_DELAY_SECONDS = 2
+CLAIM_LEASE_SECONDS = 15  # heartbeated every 3.75 s while a try lives; 120 s in the DAG
+GRAPH_TIMEOUT_SECONDS = 10  # the sandbox answers in milliseconds; 60 s by default
 HEARTBEAT_TIMEOUT_SECONDS = 20
 RUN_TIMEOUT = 300
 TOLD_MINUTES = 10
@@ -81,6 +83,8 @@ def distributed(drill_results: Path) -> Iterator[DistributedTopology]:
             redis=redis,
             sandbox_items=SANDBOX_ITEMS,
             retry_delay_seconds=RETRY_DELAY_SECONDS,
+            claim_lease_seconds=CLAIM_LEASE_SECONDS,
+            graph_timeout_seconds=GRAPH_TIMEOUT_SECONDS,
             extra_env={
                 # Only the runs the drills trigger.
                 "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
@@ -166,7 +170,9 @@ def _finish(
     failed = [what for what, ok in checks.items() if not ok]
     evidence.add_drill(drill)
     drill.keep_evidence()
+    # Both databases go with the drills' PostgreSQL: dumped for the secret scan (XCom, ledger, SQL sink).
     drill.keep_database_rows(world.ledger_uri, "ledger")
+    drill.keep_database_rows(world.config.postgres_uri(world.config.metadata_database), "airflow_metadata")
     DrillResult.from_audit(
         result,
         drill=name,
