@@ -1041,7 +1041,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m include.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--latency-ms", type=float, default=50.0, help="latency the sandbox adds per call")
     parser.add_argument("--runs", type=int, default=3, help="samples per timed figure")
-    parser.add_argument("--e2e-runs", type=int, default=3, help="alternating rounds of the end-to-end pair")
+    parser.add_argument("--e2e-runs", type=int, default=2, help="alternating rounds of the end-to-end pair")
     parser.add_argument("--memory-runs", type=int, default=1, help="samples per memory figure")
     parser.add_argument("--items", type=int, default=10_000, help="items the brand's discovery holds")
     parser.add_argument("--codes", type=int, default=2_000, help="codes to issue")
