@@ -4,6 +4,11 @@
 snapshot, upserts it into the ledger's content table, and optionally looks up the brand's pending and coded
 items the walk missed. :class:`~partnership_ads.operators.fetch.FetchAdvertisableContentOperator` adapts it to
 a task.
+
+A run stopped by a long throttle (:class:`~partnership_ads.graph.errors.GraphThrottleError`) sets the rows it
+wrote aside (:attr:`DiscoveryRun.kept_path`) instead of dropping them; the run that resumes it after the
+throttle (``run(resume=True)``) starts its snapshot with them and walks again from the first page, skipping
+the items already kept, so that no item is lost (one the new walk no longer returns stays) or doubled.
 """
 
 from __future__ import annotations
@@ -25,15 +30,22 @@ if TYPE_CHECKING:
 PREFETCH_PAGES = 2
 #: Content ids per lookup request (the endpoint's limit on ``content_ids``).
 LOOKUP_BATCH = 50
+#: Kept rows copied into the resumed snapshot per write.
+KEPT_BATCH = 1000
 
 
 @dataclass
 class DiscoveryTotals:
-    """What a run found: rows written, pages walked, items looked up, counts by platform and eligibility."""
+    """What a run found: rows written, pages walked, items looked up, counts by platform and eligibility.
+
+    After a resumption ``pages`` counts the last walk's pages (a complete walk), ``kept`` the rows the
+    snapshot took over from the walk the throttle stopped.
+    """
 
     items: int = 0
     pages: int = 0
     looked_up: int = 0
+    kept: int = 0
     by_platform: Counter[str] = field(default_factory=Counter)
     by_ad_eligibility: Counter[str] = field(default_factory=Counter)
 
@@ -76,15 +88,34 @@ class DiscoveryRun:
         self.fields = f"{DEFAULT_FIELDS},{fields}" if fields else DEFAULT_FIELDS
         self.page_size = page_size
         self.seen: set[str] = set()
+        self.kept_ids: set[str] = set()
 
-    def run(self) -> DiscoveryTotals:
+    @property
+    def kept_path(self) -> Path:
+        """Where a throttled run sets its rows aside for its resumption (hidden, next to the snapshot)."""
+        return self.path.parent / f".{self.path.name}.kept"
+
+    def discard_kept(self) -> None:
+        """Forget rows an earlier try set aside: a new try walks from the start."""
+        self.kept_path.unlink(missing_ok=True)
+
+    def run(self, *, resume: bool = False) -> DiscoveryTotals:
         """Walk, write and upsert every page, then re-examine when the brand asks; the snapshot is complete
-        on return and removed when anything raises."""
+        on return and removed when anything raises.
+
+        :param resume: start from the rows a throttled run set aside (:attr:`kept_path`), then walk again
+            from the first page skipping them.
+        :raises GraphThrottleError: after setting the rows written so far aside (the caller defers and
+            resumes with ``resume=True``); any other error drops them.
+        """
+        from partnership_ads.graph.errors import GraphThrottleError
         from partnership_ads.snapshot import SnapshotWriter
 
         totals = DiscoveryTotals()
         writer = SnapshotWriter(self.path)
         try:
+            if resume:
+                self._restore(writer, totals)
             self._walk(writer, totals)
             if self.brand.recheck_pending:
                 rechecked = self.recheck(writer)
@@ -94,12 +125,56 @@ class DiscoveryRun:
                     (r["ad_eligibility"] or "NOT_TAGGED") if r["visible"] else "NOT_VISIBLE"
                     for r in rechecked
                 )
+        except GraphThrottleError:
+            # The rows kept before (if any) were copied into this writer first: this file holds them all.
+            writer.set_aside(self.kept_path)
+            self.log.info(
+                "Discovery of business %s throttled after %s item(s): set aside for the resumption (%s)",
+                self.brand.business_id,
+                writer.rows,
+                self.kept_path,
+            )
+            raise
         except BaseException:
             writer.abort()
             raise
         writer.close()
+        self.discard_kept()
         totals.items = writer.rows
         return totals
+
+    def _restore(self, writer: SnapshotWriter, totals: DiscoveryTotals) -> None:
+        """Copy the rows a throttled run set aside into ``writer`` and count them (walk rows only: the
+        re-examination writes its rows once every lookup has answered)."""
+        from partnership_ads.snapshot import COLUMNS, iter_rows
+
+        if not self.kept_path.exists():
+            self.log.warning(
+                "Resuming discovery of business %s: no rows were set aside (%s); walking from the start",
+                self.brand.business_id,
+                self.kept_path,
+            )
+            return
+        batch: list[dict[str, Any]] = []
+        for row in iter_rows(self.kept_path, columns=[name for name, _kind in COLUMNS]):
+            content_id = row["content_id"]
+            if content_id:
+                self.kept_ids.add(str(content_id))
+            batch.append(row)
+            totals.by_platform[row["platform"] or "UNKNOWN"] += 1
+            totals.by_ad_eligibility[row["ad_eligibility"] or "NOT_TAGGED"] += 1
+            if len(batch) >= KEPT_BATCH:
+                writer.write_page(batch)
+                batch = []
+        writer.write_page(batch)
+        self.seen.update(self.kept_ids)
+        totals.kept = writer.rows
+        self.log.info(
+            "Resuming discovery of business %s after a throttle: %s item(s) kept from before it; walking "
+            "again from the first page, items already kept are skipped",
+            self.brand.business_id,
+            totals.kept,
+        )
 
     def _pages(self) -> Iterator[list[dict[str, Any]]]:
         brand = self.brand
@@ -134,6 +209,9 @@ class DiscoveryRun:
         # but the page's processing need not add to it. At most PREFETCH_PAGES are held.
         for page in ArrivalMerge([lambda: walk], queue_pages=PREFETCH_PAGES):
             rows = [self._flatten(item) for item in page]
+            if self.kept_ids:
+                # Resumed: an item the snapshot already holds stays as it was kept (never twice).
+                rows = [r for r in rows if not r["content_id"] or r["content_id"] not in self.kept_ids]
             writer.write_page(rows)
             self.ledger.upsert_content(self.brand.business_id, rows, run_id=self.run_id)
             self.seen.update(str(r["content_id"]) for r in rows if r["content_id"])

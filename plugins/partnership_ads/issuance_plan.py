@@ -44,7 +44,11 @@ NO_AUTHOR = ""
 def check_creators_per_shard(value: Any) -> int:
     """``value`` as a whole number from 1 to :data:`MAX_CREATORS_PER_SHARD`, or a ValueError naming it."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CREATORS_PER_SHARD:
-        shown = repr(value) if len(repr(value)) <= 20 else "a longer value"
+        # A huge int has no repr (Python's digit limit): never format what may not be printable.
+        short = isinstance(value, str | float | bool | type(None)) or (
+            isinstance(value, int) and abs(value) < 10**18
+        )
+        shown = repr(value)[:20] if short and len(repr(value)) <= 20 else "a longer value"
         raise ValueError(
             f"creators_per_shard: must be a whole number from 1 to {MAX_CREATORS_PER_SHARD}, got {shown}"
         )

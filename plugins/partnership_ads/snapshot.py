@@ -214,6 +214,14 @@ class SnapshotWriter:
         self._tmp.replace(self.path)
         return self.path
 
+    def set_aside(self, path: Path) -> Path:
+        """Finish the rows written so far as the file ``path`` instead of the snapshot (a deferred
+        discovery keeps them there for its resumption; the snapshot's own name never holds a part)."""
+        self._flush()
+        self._writer.close()
+        self._tmp.replace(path)
+        return path
+
     def abort(self) -> None:
         """Drop the temporary file (on failure)."""
         self._pending = []

@@ -8,6 +8,7 @@ from airflow.sdk import BaseOperator
 
 from partnership_ads.brand import BRAND_PLAN, Brand, brand_arguments, task_brand
 from partnership_ads.conn_ids import DEFAULT_LEDGER_CONN_ID
+from partnership_ads.operators.throttle_deferral import ThrottleDeferral, recorded_wait
 from partnership_ads.operators.throttle_retry import ThrottleAwareRetryPolicy
 
 if TYPE_CHECKING:
@@ -16,11 +17,17 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class FetchAdvertisableContentOperator(BaseOperator):
+class FetchAdvertisableContentOperator(ThrottleDeferral, BaseOperator):
     """Discover a brand's advertisable partnership content, page by page.
 
     Each page is flattened into the run's Parquet snapshot (``<snapshot_root>/<business_id>/<run>.parquet``)
     and upserted into the ledger's content table (:class:`partnership_ads.discovery_run.DiscoveryRun`).
+
+    A throttle longer than the connection's ``max_throttle_wait_seconds`` (told by Meta during the walk or
+    the lookups, or recorded in the ledger by another task before the first call) defers the task to the
+    triggerer until access returns (:class:`~partnership_ads.operators.throttle_deferral.ThrottleDeferral`,
+    at most five times per try); it resumes in :meth:`resume_after_throttle` with the rows written so far
+    kept, walking again from the first page without doubling them.
     Returns to XCom only a small summary: ``snapshot_path``, ``items``, ``pages``, ``looked_up``,
     ``by_platform``, ``by_ad_eligibility`` (the brand's own entry), the brand's ids and ``brand`` (its
     ``as_dict()``, for the next task).
@@ -111,10 +118,21 @@ class FetchAdvertisableContentOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Fetch every page; returns the summary dict described in the class docstring."""
+        return self._discover(context, resume=False)
+
+    def resume_after_throttle(
+        self, context: Context, event: Any = None, deferrals: int = 1
+    ) -> dict[str, Any]:
+        """Back from the triggerer after a throttle: discover again, keeping the rows written before it."""
+        self.throttle_deferrals = deferrals
+        return self._discover(context, resume=True)
+
+    def _discover(self, context: Context, *, resume: bool) -> dict[str, Any]:
         # Imported here, not at module level: the DAG file imports this module at parse time.
         from pathlib import Path
 
         from partnership_ads.discovery_run import DiscoveryRun, snapshot_path
+        from partnership_ads.graph.errors import GraphThrottleError
         from partnership_ads.hooks import PartnershipAdsHook
         from partnership_ads.ledger import Ledger
         from partnership_ads.snapshot import default_snapshot_root
@@ -133,7 +151,7 @@ class FetchAdvertisableContentOperator(BaseOperator):
             brand.ig_user_id,
             dict(brand.filters),
         )
-        totals = DiscoveryRun(
+        discovery = DiscoveryRun(
             brand,
             hook,
             ledger,
@@ -142,7 +160,23 @@ class FetchAdvertisableContentOperator(BaseOperator):
             log=self.log,
             fields=self.fields,
             page_size=self.page_size,
-        ).run()
+        )
+        if not resume:
+            discovery.discard_kept()
+        max_wait = hook.settings.retry.max_throttle_wait_seconds
+        why = f"Discovery for business {brand.business_id} (connection {brand.meta_conn_id})"
+        blocked = recorded_wait(ledger, brand.meta_conn_id, max_wait)
+        if blocked is not None:
+            self.defer_for_throttle(blocked, why=f"{why}, throttle recorded by an earlier task or try")
+        try:
+            totals = discovery.run(resume=resume)
+        except GraphThrottleError as exc:
+            wait = exc.wait_seconds
+            if not exc.retryable or not wait or wait <= max_wait:
+                raise
+            # Every other task and try with this connection reads it before calling.
+            ledger.record_throttle(brand.meta_conn_id, wait_seconds=float(wait))
+            self.defer_for_throttle(float(wait), why=why)
         summary = {
             "business_id": brand.business_id,
             "fb_page_id": brand.fb_page_id,

@@ -10,6 +10,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from partnership_ads.brand import Brand, brand_arguments, task_brand
 from partnership_ads.conn_ids import CREATOR_CONN_PREFIX, DEFAULT_LEDGER_CONN_ID
+from partnership_ads.operators.throttle_deferral import ThrottleDeferral, recorded_wait
 from partnership_ads.operators.throttle_retry import ThrottleAwareRetryPolicy
 
 if TYPE_CHECKING:
@@ -18,19 +19,24 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from partnership_ads.issuance import ClaimWait, ItemResult
+    from partnership_ads.ledger import Ledger
 
 #: Waits handed to the triggerer per try before the try fails naming the items.
 MAX_CLAIM_DEFERRALS = 3
 
 
-class IssueAdCodesOperator(BaseOperator):
+class IssueAdCodesOperator(ThrottleDeferral, BaseOperator):
     """Choose the brand's AD_READY Instagram items from the snapshot and obtain a code for each.
 
     The work is :class:`partnership_ads.issuance.Issuance` (which items, whose token, exactly once through
     the ledger's claims); this operator adds the task around it. Items another attempt holds are waited for
     in the worker up to ``max_claim_wait_seconds``, longer waits are deferred to the triggerer (at most
-    three times per try). Raises at the end (so Airflow retries) when a POST failed with a retryable error,
-    or items are still claimed elsewhere; every code obtained before that is already in the ledger.
+    three times per try). A throttle longer than ``max_throttle_wait_seconds`` (told to a POST, or recorded
+    in the ledger for the brand's connection before the first call) defers the task to the triggerer until
+    access returns (at most five times per try); it resumes in :meth:`resume_after_throttle` and runs again,
+    the ledger's claims making it exactly once. Raises at the end (so Airflow retries) when a POST failed with
+    another retryable error, or items are still claimed elsewhere; every code obtained before that is already
+    in the ledger.
 
     :param snapshot_path: the fetch task's Parquet snapshot.
     :param brand: the brand (a :class:`~partnership_ads.brand.Brand` or its ``as_dict()``), instead of
@@ -127,6 +133,8 @@ class IssueAdCodesOperator(BaseOperator):
         ledger = Ledger.from_conn_id(self.ledger_conn_id)
         ledger.migrate()
         ledger_id = ledger.check_identity(brand.ledger_id, conn_id=self.ledger_conn_id)
+        if not self.dry_run:
+            self._defer_while_throttled(ledger, brand)
         settings = IssuanceSettings(
             dry_run=bool(self.dry_run),
             max_codes=None if self.max_codes is None else int(self.max_codes),
@@ -166,6 +174,29 @@ class IssueAdCodesOperator(BaseOperator):
         """Back from waiting for other attempts' claims to end: run again (ended claims are taken over)."""
         self._deferrals = deferrals
         return self.execute(context)
+
+    def resume_after_throttle(
+        self, context: Context, event: Any = None, deferrals: int = 1
+    ) -> dict[str, Any]:
+        """Back from the triggerer after a throttle: run again (failed claims are looked up before any POST,
+        so a media is never posted twice; codes obtained before the throttle are in the ledger)."""
+        self.throttle_deferrals = deferrals
+        return self.execute(context)
+
+    def _max_throttle_wait(self, brand: Brand) -> float:
+        from partnership_ads.hooks import PartnershipAdsHook
+
+        return PartnershipAdsHook(meta_conn_id=brand.meta_conn_id).settings.retry.max_throttle_wait_seconds
+
+    def _defer_while_throttled(self, ledger: Ledger, brand: Brand, told: float = 0.0) -> None:
+        """Defer when the brand's connection is throttled beyond the worker's wait (the ledger's record, or
+        ``told`` by a POST of this try); return when it is not."""
+        max_wait = self._max_throttle_wait(brand)
+        wait = max(told, recorded_wait(ledger, brand.meta_conn_id, max_wait) or 0.0)
+        if wait > max_wait:
+            self.defer_for_throttle(
+                wait, why=f"Issuance for business {brand.business_id} (connection {brand.meta_conn_id})"
+            )
 
     def _defer_for_claims(self, wait: ClaimWait) -> None:
         """Hand the wait to the triggerer: the task resumes in :meth:`resume_after_claims`."""
@@ -211,6 +242,11 @@ class IssueAdCodesOperator(BaseOperator):
                 "recorded; the retry looks these media up before posting again."
             )
             waits = [r.wait_seconds for r in retryable if r.wait_seconds]
+            if waits and not self.dry_run:
+                # A throttle too long for the worker: wait on the triggerer and run again, instead of failing.
+                from partnership_ads.ledger import Ledger
+
+                self._defer_while_throttled(Ledger.from_conn_id(self.ledger_conn_id), brand, max(waits))
             # Read by ThrottleAwareRetryPolicy: the retry must not call before Meta's throttle is over.
             error.wait_seconds = max(waits) if waits else None  # type: ignore[attr-defined]
             raise error

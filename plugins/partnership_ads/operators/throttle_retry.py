@@ -1,9 +1,11 @@
 """Retry a task no sooner than Meta's throttle lasts.
 
 When a throttle wait exceeds ``max_throttle_wait_seconds`` the hook raises a retryable ``GraphThrottleError``
-carrying ``wait_seconds`` instead of sleeping in the worker. Airflow's own retry delay knows nothing of that
-wait: a retry that comes earlier calls Meta again while the block is on, which extends it (found by the drill
-``throttling_beyond_max_wait``). This policy makes the retry wait at least the told time.
+carrying ``wait_seconds`` instead of sleeping in the worker. The fetch and issue operators first defer to
+the triggerer for it (:mod:`partnership_ads.operators.throttle_deferral`); a try still fails with the wait
+after five deferrals, or when the hook gave up on a shorter throttle. Airflow's own retry delay knows nothing
+of that wait: a retry that comes earlier calls Meta again while the block is on, which extends it (found by
+the drill ``throttling_beyond_max_wait``). This policy makes the retry wait at least the told time.
 """
 
 from __future__ import annotations

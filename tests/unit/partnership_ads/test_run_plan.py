@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from partnership_ads.brand import Brand
-from partnership_ads.dag_settings import MAX_CODES_LIMIT, MAX_ITEM_LENGTH, MAX_ITEMS, MAX_LENGTHS, schedule
+from partnership_ads.dag_settings import (
+    MAX_CODES_LIMIT,
+    MAX_CREATORS_PER_SHARD,
+    MAX_ITEM_LENGTH,
+    MAX_ITEMS,
+    MAX_LENGTHS,
+    schedule,
+)
 from partnership_ads.output_location import output_root, output_schemes, resolve_output_uri
 from partnership_ads.run_plan import (
     ConnectionLookupError,
@@ -283,6 +290,12 @@ def test_values_at_their_limits_are_accepted() -> None:
     assert len(filters["ad_partner_ig_user_ids"]) == MAX_ITEMS["ad_partner_ig_user_ids"]
 
 
+@pytest.mark.parametrize("bad", [0, 1001, "50", True, pytest.param(10**5000, id="huge")])
+def test_a_bad_creators_per_shard_fails_the_run_before_any_call(bad: Any) -> None:
+    with pytest.raises(ValueError, match=r"^creators_per_shard: must be a whole number from 1 to 1000"):
+        validate_run_params({"creators_per_shard": bad})
+
+
 def test_max_codes_above_its_limit_is_refused_without_printing_it() -> None:
     with pytest.raises(ValueError, match=f"^max_codes: must be a whole number from 0 to {MAX_CODES_LIMIT}"):
         validate_run_params({"max_codes": 10**5000})
@@ -302,7 +315,8 @@ def test_every_trigger_form_parameter_carries_the_size_limit_the_run_checks(form
         assert schema.get("maxItems") == MAX_ITEMS[name]
         assert schema["items"]["maxLength"] == MAX_ITEM_LENGTH
     if "integer" in kinds:
-        assert schema.get("maximum") == MAX_CODES_LIMIT
+        limits = {"max_codes": MAX_CODES_LIMIT, "creators_per_shard": MAX_CREATORS_PER_SHARD}
+        assert schema.get("maximum") == limits[name]
     assert kinds - {"null", "string", "array", "integer", "boolean"} == set()
 
 

@@ -45,20 +45,6 @@ def test_a_dry_run_plans_without_a_post_or_a_ledger_write(pipeline: Pipeline) ->
     assert pipeline.ledger.codes(states=["issued", "issuing"]) == []
 
 
-def test_a_post_throttled_beyond_the_wait_fails_the_try_with_metas_wait_for_the_retry_policy(
-    pipeline: Pipeline,
-) -> None:
-    fetched = pipeline.fetch()
-    pipeline.sandbox.schedule_fault(
-        method="POST", path="partnership_ad_code", kind="throttle", fraction=1.0, regain_minutes=10
-    )
-    with pytest.raises(AirflowException, match=r"failed with retryable errors") as raised:
-        _issue(fetched, max_codes=1)
-    assert raised.value.wait_seconds >= 60  # type: ignore[attr-defined]
-    assert len(pipeline.ledger.codes(states=["failed"])) == 1
-    assert pipeline.created_codes() == []
-
-
 def test_a_long_live_claim_elsewhere_defers_to_the_triggerer_for_the_claims_remaining_lease(
     pipeline: Pipeline,
 ) -> None:
