@@ -304,7 +304,7 @@ def bench_issuance(
     return Row(
         key=key,
         title=(
-            f"{label}. issuance, {codes:,} codes from {last['owners_posted']} creators "
+            f"{label}. issuance, {codes:,} codes from {last['owners_posted']} accounts "
             f"in {len(last['shards'])} shards, concurrency {concurrency} in all"
         ),
         measured=Stats.of([s["seconds"] for s in samples]),
@@ -770,7 +770,8 @@ def bench_scale_out(
             )
     one, many = Stats.of(seconds[1]), Stats.of(seconds[workers])
     speedup = one.median / many.median
-    same_work = len({c["issued"] for c in checks}) == 1
+    # POSTs, not ledger states: a code may already have moved on from 'issued' when the ledger is read.
+    same_work = len({c["posts"] for c in checks}) == 1
     return Row(
         key="scale_out",
         title=(
@@ -779,7 +780,7 @@ def bench_scale_out(
         ),
         measured=many,
         unit="s",
-        reference=f"1 worker {one.render('s', 1)}",
+        reference=f"1 worker {one.render('s', 1)}; {checks[-1]['posts']:,} POSTs a run",
         target=f">= {target_speedup:g}x faster with {workers} workers (got {speedup:.2f}x)",
         met=speedup >= target_speedup and same_work,
         ratio=Stats.of([many.median / one.median]),
@@ -791,7 +792,7 @@ def bench_scale_out(
                 "topology; the API pool's slots are unchanged)"
             ),
             "checks": checks,
-            "same_issued_count_in_every_run": same_work,
+            "same_post_count_in_every_run": same_work,
         },
     )
 
