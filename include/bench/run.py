@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -146,7 +147,12 @@ class Runner:
                     assert process.stdin is not None
                     process.stdin.write(json.dumps({**shard, "map_index": index}) + "\n")
                     process.stdin.flush()
-                outputs = [process.communicate(timeout=timeout)[0] for process in processes]
+                # Every shard's output is drained at once: read one after another, a shard that logs more
+                # than a pipe holds (64 KB) would stall until the shards before it ended.
+                with ThreadPoolExecutor(max_workers=len(processes)) as readers:
+                    outputs = list(
+                        readers.map(lambda process: process.communicate(timeout=timeout)[0], processes)
+                    )
                 wall = time.perf_counter() - start
             finally:
                 for process in processes:
