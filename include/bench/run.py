@@ -74,6 +74,18 @@ def say(message: str) -> None:
     print(f"[bench {datetime.now().strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def _read_result(process: subprocess.Popen[str], timeout: float) -> tuple[str, float]:
+    """A probe's whole output, and when its last line (the result) arrived; waits for the process."""
+    assert process.stdout is not None
+    out: list[str] = []
+    ended = time.perf_counter()
+    for line in process.stdout:
+        out.append(line)
+        ended = time.perf_counter()
+    process.wait(timeout=timeout)
+    return "".join(out), ended
+
+
 class Runner:
     """Runs probes and commands with the benchmark's environment; their output goes to one log file."""
 
@@ -148,12 +160,13 @@ class Runner:
                     process.stdin.write(json.dumps({**shard, "map_index": index}) + "\n")
                     process.stdin.flush()
                 # Every shard's output is drained at once: read one after another, a shard that logs more
-                # than a pipe holds (64 KB) would stall until the shards before it ended.
+                # than a pipe holds (64 KB) would stall until the shards before it ended. A shard ends when
+                # it writes its result (as a task instance ends when execute returns), not when its
+                # interpreter has exited.
                 with ThreadPoolExecutor(max_workers=len(processes)) as readers:
-                    outputs = list(
-                        readers.map(lambda process: process.communicate(timeout=timeout)[0], processes)
-                    )
-                wall = time.perf_counter() - start
+                    read = list(readers.map(lambda process: _read_result(process, timeout), processes))
+                outputs = [out for out, _ended in read]
+                wall = max(ended for _out, ended in read) - start
             finally:
                 for process in processes:
                     if process.poll() is None:
@@ -329,7 +342,7 @@ def bench_issuance(
                 "process (IssueAdCodesOperator with the shard's content_ids; Airflow and the operator "
                 "imported before the timed section), all shards started together, ledger on PostgreSQL; "
                 "measured = planning seconds + wall time from releasing the shards to the last one "
-                "finishing. The codes are "
+                "writing its result (interpreter exit not counted). The codes are "
                 "chosen after planning, round robin over each shard's creators; each shard gets "
                 "max_concurrency slots (sum = concurrency) and codes in proportion to its slots."
             ),
