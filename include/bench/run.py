@@ -444,6 +444,9 @@ def _sharded_issuance_samples(
         # PostgreSQL, the production ledger: the shards are separate processes writing at once.
         database = f"pa_bench_{_RUN_TAG}_{tag}_{n}"
         env = {**world.env, "AIRFLOW_CONN_PARTNERSHIP_ADS_DB": _postgres_ledger(database)}
+        # The DAG's first task (resolve_brands) migrates the ledger before any other: so does the set-up
+        # here, outside the timed section (the planning task then finds the schema in place).
+        _migrate_ledger(env["AIRFLOW_CONN_PARTNERSHIP_ADS_DB"])
         planned = runner.probe(
             "plan",
             env,
@@ -511,6 +514,18 @@ def _postgres_ledger(name: str) -> str:
     finally:
         admin.close()
     return config.postgres_uri(name)
+
+
+def _migrate_ledger(uri: str) -> None:
+    """Apply the ledger's schema to the database at ``uri`` (set-up, as resolve_brands does in a run)."""
+    from partnership_ads.ledger import Ledger
+
+    variable = "AIRFLOW_CONN_PA_BENCH_SETUP_LEDGER"
+    os.environ[variable] = uri
+    try:
+        Ledger.from_conn_id("pa_bench_setup_ledger").migrate()
+    finally:
+        os.environ.pop(variable, None)
 
 
 def _drop_postgres(name: str) -> None:
