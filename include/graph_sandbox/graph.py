@@ -167,7 +167,7 @@ def debug_token(state: SandboxState, viewer_app_id: str, params: dict[str, str])
         message = (
             "Invalid OAuth access token."
             if _TOKEN_RE.match(token)
-            else ("Invalid OAuth access token - Cannot parse access token")
+            else "Invalid OAuth access token - Cannot parse access token"
         )
         return {"data": {"error": {"code": 190, "message": message}, "is_valid": False, "scopes": []}}
     if record.app_id != viewer_app_id:
