@@ -20,24 +20,22 @@ class SandboxLike(Protocol):
 
     def tokens(self) -> list[dict[str, Any]]: ...
 
+    def app(self, app_id: str | None = None) -> dict[str, Any]: ...
+
 
 DEMO_WEBHOOK_SECRET = "demo-webhook-signing-secret"  # noqa: S105 - a sandbox-only value, not a credential
 
 
-def _meta_conn(url: str, api_version: str, token: str) -> str:
-    return json.dumps(
-        {
-            "conn_type": "meta_graph",
-            "host": url,
-            "password": token,
-            "extra": {
-                "api_version": api_version,
-                "backoff_base_seconds": 0.05,
-                "backoff_max_seconds": 0.5,
-                "max_retries": 3,
-            },
-        }
-    )
+def _meta_conn(url: str, api_version: str, token: str, app: dict[str, str] | None = None) -> str:
+    extra: dict[str, Any] = {
+        "api_version": api_version,
+        "backoff_base_seconds": 0.05,
+        "backoff_max_seconds": 0.5,
+        "max_retries": 3,
+    }
+    if app is not None:
+        extra.update(app)
+    return json.dumps({"conn_type": "meta_graph", "host": url, "password": token, "extra": extra})
 
 
 def sandbox_brands(sandbox: SandboxLike, count: int = 2) -> list[dict[str, Any]]:
@@ -66,31 +64,38 @@ def pipeline_environment(
     skip_creators: int = 1,
     webhook_secret: str = DEMO_WEBHOOK_SECRET,
     output_uri: str | None = None,
+    app_credentials: bool = False,
 ) -> tuple[dict[str, str], dict[str, Any]]:
     """Environment variables for a pipeline run on the sandbox, and facts about it.
 
     Brand 1 uses ``meta_graph_default``, brand N ``meta_graph_brand_N``. Every creator but the last
     ``skip_creators`` gets ``meta_graph_creator_<ig_user_id>``, so some items await creator authorisation.
     The ledger and the SQL sink use ``partnership_ads_db``: SQLite at ``state_dir/partnership_ads.db``.
+    With ``app_credentials`` every ``meta_graph`` connection also carries the sandbox app's ``app_id`` and
+    ``app_secret`` extras (for ``appsecret_proof`` and the app token ``<app_id>|<app_secret>`` that
+    ``debug_token`` accepts); off by default because the hook does not know ``app_id`` yet and warns about
+    it.
 
     :returns: ``(env, facts)``; facts has ``brands``, ``creators_with_connection``,
-        ``creators_without_connection``, ``ledger_path``, ``output_uri``.
+        ``creators_without_connection``, ``ledger_path``, ``output_uri``, ``app_id``.
     """
     tokens = sandbox.tokens()
+    app_info = sandbox.app()
+    app = {"app_id": app_info["app_id"], "app_secret": app_info["app_secret"]} if app_credentials else None
     chosen = sandbox_brands(sandbox, brands)
     by_business = {t["business_id"]: t for t in tokens if t["role"] == "brand" and not t["minted"]}
     env: dict[str, str] = {}
     for brand in chosen:
         token = by_business[brand["business_id"]]["access_token"]
         env[f"AIRFLOW_CONN_{brand['meta_conn_id'].upper()}"] = _meta_conn(
-            sandbox.url, sandbox.api_version, token
+            sandbox.url, sandbox.api_version, token, app
         )
     creators = [t for t in tokens if t["role"] == "creator" and not t["minted"]]
     with_conn = creators[: len(creators) - skip_creators] if skip_creators else creators
     without = creators[len(with_conn) :]
     for creator in with_conn:
         env[f"AIRFLOW_CONN_META_GRAPH_CREATOR_{creator['ig_user_id']}"] = _meta_conn(
-            sandbox.url, sandbox.api_version, creator["access_token"]
+            sandbox.url, sandbox.api_version, creator["access_token"], app
         )
     ledger_path = state_dir / "partnership_ads.db"
     env["AIRFLOW_CONN_PARTNERSHIP_ADS_DB"] = json.dumps({"conn_type": "sqlite", "host": str(ledger_path)})
@@ -107,6 +112,7 @@ def pipeline_environment(
         "creators_without_connection": [c["ig_user_id"] for c in without],
         "ledger_path": ledger_path,
         "output_uri": output_uri,
+        "app_id": app_info["app_id"],
     }
     return env, facts
 
