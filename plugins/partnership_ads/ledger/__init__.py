@@ -19,7 +19,7 @@ One module per concern, composed into :class:`Ledger`:
 - ``database``: which database (:func:`sql_hook_for`);
 - ``schema``: migrations and identity;
 - ``content``, ``codes`` (codes and fenced claims), ``decisions`` (per brand), ``outbox`` (per destination),
-  ``run_figures``, ``throttles``: one table family each.
+  ``run_figures``, ``throttles``, ``token_health``: one table family each.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from partnership_ads.ledger.outbox import LEGACY_DESTINATION, DeliveryRecord, Ou
 from partnership_ads.ledger.run_figures import RunFigures
 from partnership_ads.ledger.schema import LedgerMismatchError, LedgerSchema
 from partnership_ads.ledger.throttles import Throttles
+from partnership_ads.ledger.token_health import TokenHealthRecords
 
 __all__ = [
     "CONTENT_COLUMNS",
@@ -72,7 +73,9 @@ __all__ = [
 ]
 
 
-class Ledger(LedgerSchema, ContentTable, AdCodes, BrandDecisions, Outbox, RunFigures, Throttles):
+class Ledger(
+    LedgerSchema, ContentTable, AdCodes, BrandDecisions, Outbox, RunFigures, Throttles, TokenHealthRecords
+):
     """The pipeline's durable record, on any common-sql ``DbApiHook`` (SQLite and PostgreSQL are tested).
 
     Every method runs its own short transaction, so a Ledger may be shared between threads (see
