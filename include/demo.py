@@ -192,10 +192,14 @@ def main() -> int:
     airflow_home.mkdir(parents=True)
     print(f"[demo] state folder: {demo}")
     print("[demo] starting the graph sandbox ...")
-    sandbox = spawn_sandbox(port=0, seed=7, items=500)
+    # The token-health examples: creators whose tokens are expiring, expired and missing a scope, so the run
+    # shows its Tokens section; the app credentials let debug_token use the app token.
+    sandbox = spawn_sandbox(port=0, seed=7, items=500, token_health_examples=True)
     try:
         print(f"[demo] sandbox listening on {sandbox.url}")
-        extra, facts = pipeline_environment(sandbox, state_dir=demo, output_uri=str(out))
+        extra, facts = pipeline_environment(
+            sandbox, state_dir=demo, output_uri=str(out), app_credentials=True
+        )
         env = airflow_environment(airflow_home, extra)
         print(
             f"[demo] brands: {', '.join(b['business_id'] for b in facts['brands'])}; creator connections for "
@@ -256,7 +260,9 @@ def report(sandbox: Any, ledger: Any, run_id: str, facts: dict[str, Any], out: P
         print(f"  file {path}")
     awaiting = {b: e.get("awaiting_creator_authorisation", 0) for b, e in summary["brands"].items()}
     print(f"  awaiting creator authorisation (no meta_graph_creator_<id> connection): {awaiting}")
-    problems = []
+    reauthorise = {b: e.get("awaiting_creator_reauthorisation", 0) for b, e in summary["brands"].items()}
+    print(f"  awaiting creator re-authorisation (token expired, invalid or missing a scope): {reauthorise}")
+    problems = token_report(sandbox, ledger, summary)
     issued = summary["totals"]["issued"]
     if issued != len(created):
         problems.append(f"the summary says {issued} issued, the sandbox created {len(created)}")
@@ -276,6 +282,28 @@ def report(sandbox: Any, ledger: Any, run_id: str, facts: dict[str, Any], out: P
         "every delivered code is valid at the sandbox."
     )
     return 0
+
+
+def token_report(sandbox: Any, ledger: Any, summary: dict[str, Any]) -> list[str]:
+    """Print the run's Tokens section (from the ledger's checks); the problems when the examples do not show
+    (an expiring and an expired creator, the expired one's items awaiting re-authorisation, no failed POST).
+    """
+    from partnership_ads.conn_ids import CREATOR_CONN_PREFIX
+    from partnership_ads.token_health import tokens_report, tokens_section
+
+    creators = [h for h in ledger.token_health_records() if h.conn_id.startswith(CREATOR_CONN_PREFIX)]
+    report = tokens_report(creators)
+    print(f"\n[demo] {tokens_section(report)}\n")
+    problems: list[str] = []
+    for state in ("expiring", "expired"):
+        if not report["counts"].get(state):
+            problems.append(f"no {state} creator token in the Tokens section")
+    if report["counts"].get("expired") and not summary["totals"].get("awaiting_creator_reauthorisation"):
+        problems.append("the expired creator's items are not awaiting re-authorisation")
+    refused = [r for r in sandbox.requests_log() if r.get("method") == "POST" and r.get("error_code") == 190]
+    if refused or summary["totals"].get("failed"):
+        problems.append(f"{len(refused)} POST(s) refused with 190, {summary['totals'].get('failed')} failed")
+    return problems
 
 
 if __name__ == "__main__":
