@@ -177,8 +177,9 @@ class FetchAdvertisableContentOperator(ThrottleDeferral, BaseOperator):
         blocked = recorded_wait(ledger, brand.meta_conn_id, max_wait)
         if blocked is not None:
             self.defer_for_throttle(blocked, why=f"{why}, throttle recorded by an earlier task or try")
-        self._check_brand_token(hook, ledger, brand)
         try:
+            # Inside the try: a throttle told to debug_token defers the task like one told to discovery.
+            self._check_brand_token(hook, ledger, brand)
             totals = discovery.run(resume=resume)
         except GraphThrottleError as exc:
             wait = exc.wait_seconds

@@ -361,3 +361,15 @@ def test_no_token_in_logs_xcom_ledger_rows_or_the_alert(
     for where, text in everything.items():
         for secret in secrets:
             assert secret not in text, f"a token or secret in the {where}"
+
+
+def test_a_throttled_brand_check_is_retried_by_the_hook_and_discovery_follows(
+    tokens_pipeline: Pipeline,
+) -> None:
+    pipeline, sandbox = tokens_pipeline, tokens_pipeline.sandbox
+    sandbox.schedule_fault(kind="throttle", code=80004, method="GET", path="debug_token")
+    assert pipeline.fetch()["items"] > 0
+    log = sandbox.requests_log()
+    checks = [r for r in log if r["path"].endswith("/debug_token")]
+    assert [r["fault"] for r in checks] == ["throttle", None]
+    assert log.index(checks[-1]) < min(i for i, r in enumerate(log) if "advertisable-content" in r["path"])
