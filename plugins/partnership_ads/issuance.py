@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from partnership_ads.brand import Brand
     from partnership_ads.hooks import DiscoveryScope, PartnershipAdsHook
     from partnership_ads.ledger import Claim, CodeRow, Ledger
-    from partnership_ads.token_health import TokenChecker
+    from partnership_ads.token_health import TokenChecker, TokenHealth
 
 #: Outcomes of one item, as counted in the run summary.
 OUTCOMES = (
@@ -577,7 +577,7 @@ class Issuance:
             waiting.append(self._awaiting(item, health))
         return kept, waiting
 
-    def _awaiting(self, item: _Work, health: Any) -> ItemResult:
+    def _awaiting(self, item: _Work, health: TokenHealth) -> ItemResult:
         from partnership_ads.token_health import AWAITING_REAUTHORISATION
 
         detail = (
