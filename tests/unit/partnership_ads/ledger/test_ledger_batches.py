@@ -232,3 +232,30 @@ def test_renew_claim_extends_only_a_claim_still_held_with_its_token(ledger: Ledg
     assert ledger.claim("2", owner="b", lease_seconds=10).kind == ClaimKind.RECOVERED
     assert not ledger.renew_claim("2", owner="a", fence=mine["2"].fence, lease_seconds=10)
     assert ledger.code("2").claimed_by == "b"
+
+
+def test_harvest_many_answers_as_harvest_does_in_one_transaction_per_chunk(
+    ledger: Ledger, commits: list[bool]
+) -> None:
+    ledger.harvest("same", "C-SAME", business_id=BRAND, owner_ig_user_id="9")
+    ledger.harvest("rev", "C-REV", business_id=BRAND, owner_ig_user_id="9")
+    assert ledger.mark_revoked("rev")
+    held = ledger.claim("held", owner="another", lease_seconds=600, business_id=BRAND)
+    assert held.kind == ClaimKind.FRESH
+    commits.clear()
+    records = [
+        ("new", "C-NEW", "9"),
+        ("same", "C-SAME", "9"),
+        ("rev", "C-OTHER", "9"),
+        ("held", "C-HELD", "9"),
+        *((f"m{n}", f"C{n}", "8") for n in range(250)),
+    ]
+    outcomes = ledger.harvest_many(records, business_id=BRAND, chunk=200)
+    assert outcomes["new"] == "harvested"
+    assert outcomes["same"] == "already_in_ledger"
+    assert outcomes["rev"] == "revoked"
+    assert outcomes["held"] == "claimed_elsewhere"
+    assert all(outcomes[f"m{n}"] == "harvested" for n in range(250))
+    assert ledger.code("rev").ad_code == "C-REV" and ledger.code("held").state == CodeState.ISSUING
+    assert ledger.code("m249").ad_code == "C249"
+    assert commits.count(True) == 2  # 254 records, 200 per transaction
