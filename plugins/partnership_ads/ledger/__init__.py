@@ -19,7 +19,8 @@ One module per concern, composed into :class:`Ledger`:
 - ``database``: which database (:func:`sql_hook_for`);
 - ``schema``: migrations and identity;
 - ``content``, ``codes`` (codes and fenced claims), ``decisions`` (per brand), ``outbox`` (per destination),
-  ``run_figures``, ``throttles``: one table family each.
+  ``run_figures``, ``throttles``: one table family each;
+- ``reports``: read-only summaries for the plugin page (overview, daily chart, codes table, item history).
 """
 
 from __future__ import annotations
@@ -42,11 +43,13 @@ from partnership_ads.ledger.core import SQL_DIR_ENV, LedgerCore, default_sql_dir
 from partnership_ads.ledger.database import LedgerUnavailableError, default_ledger_path, sql_hook_for
 from partnership_ads.ledger.decisions import PENDING_STATUSES, BrandDecisions
 from partnership_ads.ledger.outbox import LEGACY_DESTINATION, DeliveryRecord, Outbox
+from partnership_ads.ledger.reports import CODE_LISTING_COLUMNS, CodeSearch, DailyCodes, LedgerReports
 from partnership_ads.ledger.run_figures import RunFigures
 from partnership_ads.ledger.schema import LedgerMismatchError, LedgerSchema
 from partnership_ads.ledger.throttles import Throttles
 
 __all__ = [
+    "CODE_LISTING_COLUMNS",
     "CONTENT_COLUMNS",
     "DEFAULT_LEDGER_CONN_ID",
     "HAS_CODE_STATES",
@@ -57,11 +60,14 @@ __all__ = [
     "ClaimKind",
     "Clock",
     "CodeRow",
+    "CodeSearch",
     "CodeState",
+    "DailyCodes",
     "DeliveryRecord",
     "Ledger",
     "LedgerCore",
     "LedgerMismatchError",
+    "LedgerReports",
     "LedgerUnavailableError",
     "StaleClaimError",
     "default_ledger_path",
@@ -72,7 +78,9 @@ __all__ = [
 ]
 
 
-class Ledger(LedgerSchema, ContentTable, AdCodes, BrandDecisions, Outbox, RunFigures, Throttles):
+class Ledger(
+    LedgerSchema, ContentTable, AdCodes, BrandDecisions, Outbox, RunFigures, Throttles, LedgerReports
+):
     """The pipeline's durable record, on any common-sql ``DbApiHook`` (SQLite and PostgreSQL are tested).
 
     Every method runs its own short transaction, so a Ledger may be shared between threads (see
