@@ -1,5 +1,6 @@
 """`airflow dags test partnership_ad_codes` with OpenLineage's file transport: COMPLETE events for fetch,
-issue and push, with inputs and outputs named by OpenLineage's conventions, matching the sinks used, no secret.
+issue and push, with inputs and outputs named by OpenLineage's conventions, matching the sinks used,
+no secret.
 
 Skipped until ``apache-airflow-providers-openlineage`` is installed (requirements.txt pins it).
 """
