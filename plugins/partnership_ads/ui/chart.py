@@ -65,7 +65,8 @@ def daily_codes_svg(days: Sequence[DailyCodes], *, title: str = "Codes per day")
                     f'height="{h:.1f}" fill="{colour}" class="bar-{what}">'
                     f"<title>{escape(day.day)}: {value} {what}</title></rect>"
                 )
-        if index % 14 == 0 or index == len(days) - 1:
+        # A label every two weeks, and the last day's unless it would overlap the one before.
+        if index % 14 == 0 or (index == len(days) - 1 and index % 14 >= 7):
             parts.append(
                 f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" font-size="11">{escape(day.day)}</text>'
             )
