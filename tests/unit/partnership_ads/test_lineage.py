@@ -53,3 +53,30 @@ def test_postgres_table_is_named_by_host_port_database_schema(monkeypatch: pytes
         "postgres://db.internal:6432",
         "ledger.public.partnership_ad_codes",
     )
+
+
+def test_push_names_one_output_per_configured_sink_without_the_webhooks_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from partnership_ads.delivery import build_delivery_sinks
+    from partnership_ads.lineage import push_datasets
+
+    ledger_file = tmp_path / "ledger.db"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_PARTNERSHIP_ADS_DB", f'{{"conn_type": "sqlite", "host": "{ledger_file}"}}'
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_PARTNERSHIP_ADS_WEBHOOK",
+        '{"conn_type": "http", "host": "https://hooks.example.com/ads/in?sig=abc", '
+        '"password": "hmac-secret"}',
+    )
+    monkeypatch.setenv("PARTNERSHIP_ADS_OUTPUT_URI", str(tmp_path / "out"))
+    sinks = build_delivery_sinks(None, output_uri=None)
+    inputs, outputs = push_datasets("partnership_ads_db", sinks)
+    assert [(d.namespace, d.name) for d in inputs] == [(f"sqlite://{ledger_file}", "main.pa_ad_codes")]
+    assert {(d.namespace, d.name) for d in outputs} == {
+        (f"sqlite://{ledger_file}", "main.partnership_ad_codes"),
+        ("https://hooks.example.com", "/ads/in"),
+        ("file", str(tmp_path / "out")),
+    }
+    assert "hmac-secret" not in repr(outputs) and "sig=" not in repr(outputs)
