@@ -10,6 +10,11 @@ Kinds:
 - ``fetch``: run ``FetchAdvertisableContentOperator`` (snapshot + ledger). Result: seconds, items, pages,
   snapshot_path, peak RSS (``ru_maxrss``) after imports and at the end.
 - ``issue``: run ``IssueAdCodesOperator`` on a snapshot. Result: seconds and counts by outcome.
+- ``plan``: run ``PlanIssuanceOperator`` on a snapshot (the DAG's planning step). Result: seconds, the shards
+  (their operator arguments) and, read after the timed section, the owner of every item of every shard.
+- ``shard``: one creator shard as its own task process: imports first, then prints ``{"ready": true}`` and
+  waits for one JSON line on stdin (the shard's operator arguments and ``max_concurrency``); the timed
+  section is ``IssueAdCodesOperator.execute`` on those. Result: seconds and counts by outcome.
 - ``scheduled``: what a scheduled run of the DAG does for the brand: ``plan_run(scheduled=True)``, then fetch
   and issue with that plan. Result: seconds (fetch + issue), pages, items, looked_up and counts by outcome.
 
@@ -32,9 +37,18 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _context(run_id: str) -> dict[str, Any]:
+def _context(run_id: str, map_index: int = -1) -> dict[str, Any]:
     """The part of a task context the operators read."""
-    ti = SimpleNamespace(dag_id="bench", task_id="bench", run_id=run_id, map_index=-1, try_number=1)
+    pushed: dict[str, Any] = {}
+    ti = SimpleNamespace(
+        dag_id="bench",
+        task_id="bench",
+        run_id=run_id,
+        map_index=map_index,
+        try_number=1,
+        xcom_push=lambda key, value: pushed.__setitem__(key, value),
+        pushed=pushed,
+    )
     return {"run_id": run_id, "ti": ti}
 
 
@@ -112,6 +126,56 @@ def issue(args: argparse.Namespace) -> dict[str, Any]:
     return {"seconds": seconds, "counts": summary["counts"]}
 
 
+def plan(args: argparse.Namespace) -> dict[str, Any]:
+    from partnership_ads.brand import Brand
+    from partnership_ads.operators import PlanIssuanceOperator
+
+    brand = Brand(
+        business_id=args.business_id,
+        fb_page_id=args.fb_page_id,
+        ig_user_id=args.ig_user_id,
+        meta_conn_id=args.meta_conn_id,
+    )
+    operator = PlanIssuanceOperator(
+        task_id="plan_issuance",
+        fetched=[{"brand": brand.as_dict(), "snapshot_path": args.snapshot_path}],
+        creators_per_shard=args.creators_per_shard,
+    )
+    start = time.perf_counter()
+    shards = operator.execute(_context(args.run_id))
+    seconds = time.perf_counter() - start
+    # Not timed: who owns each item (the bench chooses its codes per creator; see run.allot_shards).
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(args.snapshot_path, columns=["content_id", "author_ig_user_id"])
+    owners = dict(
+        zip(
+            table.column("content_id").to_pylist(), table.column("author_ig_user_id").to_pylist(), strict=True
+        )
+    )
+    wanted = {cid for shard in shards for cid in shard["content_ids"]}
+    return {
+        "seconds": seconds,
+        "shards": shards,
+        "owners": {cid: owners.get(cid) or "" for cid in wanted},
+    }
+
+
+def shard(args: argparse.Namespace) -> dict[str, Any]:
+    import airflow.sdk  # noqa: F401  (a Celery worker's task process has Airflow imported)
+
+    from partnership_ads.operators import IssueAdCodesOperator
+
+    print(json.dumps({"ready": True}), flush=True)
+    kwargs = json.loads(sys.stdin.readline())
+    map_index = int(kwargs.pop("map_index", -1))
+    operator = IssueAdCodesOperator(task_id="issue_ad_codes", **kwargs)
+    start = time.perf_counter()
+    summary = operator.execute(_context(args.run_id, map_index))
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "counts": summary["counts"], "shard": summary.get("shard")}
+
+
 def scheduled(args: argparse.Namespace) -> dict[str, Any]:
     import os
 
@@ -161,8 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     from partnership_ads.conn_ids import DEFAULT_META_CONN_ID
 
     parser = argparse.ArgumentParser(prog="python -m include.bench.probe")
-    parser.add_argument("kind", choices=("discovery", "fetch", "issue", "scheduled"))
-    parser.add_argument("--business-id", required=True)
+    parser.add_argument("kind", choices=("discovery", "fetch", "issue", "plan", "shard", "scheduled"))
+    parser.add_argument("--business-id", default="")
     parser.add_argument("--ig-user-id")
     parser.add_argument("--fb-page-id")
     parser.add_argument("--meta-conn-id", default=DEFAULT_META_CONN_ID)
@@ -176,8 +240,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-id", default="bench")
     parser.add_argument("--max-codes", type=int)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--creators-per-shard", type=int, default=50)
     args = parser.parse_args(argv)
-    result = {"discovery": discovery, "fetch": fetch, "issue": issue, "scheduled": scheduled}[args.kind](args)
+    result = {
+        "discovery": discovery,
+        "fetch": fetch,
+        "issue": issue,
+        "plan": plan,
+        "shard": shard,
+        "scheduled": scheduled,
+    }[args.kind](args)
     print(json.dumps(result), flush=True)
     return 0
 

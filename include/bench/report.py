@@ -46,24 +46,28 @@ class Row:
 
     key: str
     title: str
-    measured: Stats
+    measured: Stats | None
     unit: str
     reference: str
     target: str
     met: bool
     ratio: Stats | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    #: Why there is no figure (``measured`` is then None and the target counts as not met).
+    not_measured: str | None = None
+
+    @property
+    def verdict(self) -> str:
+        if self.not_measured:
+            return "not measured"
+        return "met" if self.met else "NOT MET"
 
     def cells(self) -> list[str]:
         ratio = self.ratio.render("x") if self.ratio else "-"
-        return [
-            self.title,
-            self.measured.render(self.unit),
-            self.reference,
-            ratio,
-            self.target,
-            "met" if self.met else "NOT MET",
-        ]
+        measured = f"not measured ({self.not_measured})" if self.not_measured else "-"
+        if self.measured is not None:
+            measured = self.measured.render(self.unit)
+        return [self.title, measured, self.reference, ratio, self.target, self.verdict]
 
 
 HEADERS = ["benchmark", "measured: median [min-max]", "against", "ratio", "target", "result"]

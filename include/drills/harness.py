@@ -100,12 +100,12 @@ class DrillEnv:
     name: str
     sandbox: SandboxClient
     work: Path
-    env: dict[str, str]
+    env: dict[str, str] = field(repr=False)
     facts: dict[str, Any]
     eligible: list[Eligible]
-    app_secret: str
-    webhook_secret: str
-    secrets: list[str] = field(default_factory=list)
+    app_secret: str = field(repr=False)
+    webhook_secret: str = field(repr=False)
+    secrets: list[str] = field(default_factory=list, repr=False)
     runs: list[DagRunResult] = field(default_factory=list)
 
     @classmethod

@@ -11,7 +11,8 @@ variables only: never written to a file or logged.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
 
 from include.demo import pipeline_environment
 from include.graph_sandbox.testing import SandboxClient
@@ -19,17 +20,28 @@ from include.topology.services import connection_env_name
 from partnership_ads.conn_ids import DEFAULT_LEDGER_CONN_ID
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
 SANDBOX_BRANDS = 3
 
 
-def sandbox_environment(sandbox_url: str, *, ledger_uri: str, state_dir: Path) -> dict[str, str]:
+def sandbox_environment(
+    sandbox_url: str, *, ledger_uri: str, state_dir: Path, meta_extra: Mapping[str, Any] | None = None
+) -> dict[str, str]:
     """Every variable the pipeline needs to run against the sandbox at ``sandbox_url``.
 
     :param ledger_uri: ``postgresql://...`` URI of the ledger database (connection ``partnership_ads_db``).
     :param state_dir: where run snapshots are written (the topology's AIRFLOW_HOME).
+    :param meta_extra: merged into the extra of every ``meta_graph`` connection (the drills shorten
+        ``timeout``).
     """
     env, _facts = pipeline_environment(SandboxClient(sandbox_url), state_dir=state_dir, brands=SANDBOX_BRANDS)
     env[connection_env_name(DEFAULT_LEDGER_CONN_ID)] = ledger_uri
+    if meta_extra:
+        for key, value in list(env.items()):
+            if key.startswith("AIRFLOW_CONN_META_GRAPH"):
+                conn = json.loads(value)
+                conn["extra"] = {**conn.get("extra", {}), **meta_extra}
+                env[key] = json.dumps(conn)
     return env

@@ -82,6 +82,8 @@ class TopologyConfig:
     use_sandbox: bool = True
     start_timeout: float = 180.0
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # Added to the extra of every `meta_graph` connection the sandbox wiring makes (e.g. a shorter `timeout`).
+    meta_extra: Mapping[str, Any] = field(default_factory=dict)
 
     def postgres_uri(self, database: str, driver: str = "postgresql") -> str:
         """URI of ``database`` on the configured server (trust auth: no password)."""
@@ -295,6 +297,8 @@ class NativeTopology:
     def __init__(self, config: TopologyConfig) -> None:
         self.config = config
         self.state: TopologyState | None = None
+        # name -> (spec, argv, env) of each daemon started, so that :meth:`respawn` can start it again.
+        self._launches: dict[str, tuple[ServiceSpec, list[str], dict[str, str]]] = {}
 
     # -- starting ---------------------------------------------------------------------------------------
     def up(self) -> TopologyState:
@@ -360,6 +364,7 @@ class NativeTopology:
                 state.sandbox_url,
                 ledger_uri=config.postgres_uri(config.ledger_database),
                 state_dir=config.home,
+                meta_extra=config.meta_extra,
             )
         else:
             state.sandbox_url = ""
@@ -432,6 +437,7 @@ class NativeTopology:
                 # uvicorn workers, Celery pool processes, task supervisors) with one signal.
                 start_new_session=True,
             )
+        self._launches[name] = (spec, list(argv), dict(env))
         record = ProcessRecord(
             name=name,
             service=spec.compose_name,
@@ -442,6 +448,29 @@ class NativeTopology:
         self.state.processes.append(record)
         self.state.save()
         log.info("started %s (pid %s), log %s", name, process.pid, log_path)
+
+    def respawn(self, name: str) -> ProcessRecord:
+        """Start the daemon ``name`` again (after it died or was killed), as a process supervisor would.
+
+        Only for a daemon started by this object's :meth:`up`; the old record is replaced. Raises
+        :class:`TopologyError` while the old process group still runs.
+        """
+        assert self.state is not None, "the topology is not up"
+        old = next(r for r in self.state.processes if r.name == name)
+        if _alive(old):
+            raise TopologyError(f"{name} (pid {old.pid}) is still running; stop it before respawning")
+        _reap(old.pid)
+        # A dead leader may leave children in its group (a Celery pool process, a task supervisor).
+        _signal_group(old.pid, signal.SIGKILL)
+        self.state.processes.remove(old)
+        spec, argv, env = self._launches[name]
+        self._spawn(name, spec, argv, env)
+        return self.state.processes[-1]
+
+    def process(self, name: str) -> ProcessRecord:
+        """The record of the running daemon ``name`` (``worker-<name>``, ``scheduler``, ...)."""
+        assert self.state is not None, "the topology is not up"
+        return next(r for r in self.state.processes if r.name == name)
 
     # -- stopping ---------------------------------------------------------------------------------------
     def down(self, grace: float = 30.0) -> list[str]:

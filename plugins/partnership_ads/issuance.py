@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from partnership_ads.brand import Brand
     from partnership_ads.hooks import DiscoveryScope, PartnershipAdsHook
-    from partnership_ads.ledger import Claim, CodeRow, Ledger
+    from partnership_ads.ledger import Claim, CodeRecord, CodeRow, Ledger, PostBudgets
 
 #: Outcomes of one item, as counted in the run summary.
 OUTCOMES = (
@@ -62,6 +62,9 @@ SNAPSHOT_COLUMNS = (
 LISTED = 50  # items listed by id in the XCom summary per outcome (the ledger holds them all)
 DECISION_BATCH = 200  # per-brand decisions written per ledger transaction
 CLAIM_ROUNDS = 5  # claims again of items another attempt held, within one try (each after the claims end)
+CLAIM_BATCH = 50  # media claimed per ledger transaction
+RECORD_BATCH = 50  # codes recorded per ledger transaction (at most; a batch's last POST flushes sooner)
+BATCHES_IN_FLIGHT = 2  # claimed batches at once: the next is claimed while the last POSTs of one finish
 
 
 @dataclass
@@ -102,23 +105,61 @@ class IssuanceSettings:
 
 
 class _PostBudget:
-    """The ``max_codes`` cap on POSTs, shared by the worker threads."""
+    """The ``max_codes`` cap on POSTs, shared by the worker threads and, through the ledger's
+    :class:`~partnership_ads.ledger.budgets.PostBudgets`, by every task of the brand's run (shards).
 
-    def __init__(self, limit: int | None) -> None:
+    POSTs are reserved from the ledger a batch at a time; what an item gives back is kept for this task's
+    next batch and returned to the ledger by :meth:`close`. Without a ledger the cap is this object's alone.
+    """
+
+    def __init__(
+        self,
+        limit: int | None,
+        ledger: PostBudgets | None = None,
+        *,
+        run_id: str = "",
+        business_id: str = "",
+    ) -> None:
         self.limit = limit
         self.used = 0
+        self._ledger = ledger
+        self._run_id = run_id
+        self._business_id = business_id
+        self._spare = 0  # reserved from the ledger, given back by an item, not yet used again
         self._lock = threading.Lock()
 
-    def reserve(self) -> bool:
+    def reserve(self, n: int = 1) -> int:
+        """Reserve up to ``n`` POSTs; returns how many were granted (truthy when any)."""
+        if n <= 0:
+            return 0
         with self._lock:
-            if self.limit is not None and self.used >= self.limit:
-                return False
-            self.used += 1
-            return True
+            if self.limit is None:
+                granted = n
+            elif self._ledger is None:
+                granted = max(0, min(n, self.limit - self.used))
+            else:
+                granted = min(n, self._spare)
+                self._spare -= granted
+                if granted < n:
+                    granted += self._ledger.reserve_posts(
+                        self._run_id, self._business_id, limit=self.limit, n=n - granted
+                    )
+            self.used += granted
+            return granted
 
-    def release(self) -> None:
+    def release(self, n: int = 1) -> None:
+        """Give back ``n`` reserved POSTs that were not made."""
         with self._lock:
-            self.used -= 1
+            self.used -= n
+            if self.limit is not None and self._ledger is not None:
+                self._spare += n
+
+    def close(self) -> None:
+        """Return what this task reserved and did not use to the run's shared budget."""
+        with self._lock:
+            spare, self._spare = self._spare, 0
+        if spare and self._ledger is not None:
+            self._ledger.release_posts(self._run_id, self._business_id, spare)
 
 
 @dataclass
@@ -129,6 +170,9 @@ class _Work:
     conn_id: str
     reserved: bool = False
     content_id: str = field(init=False)
+    claimed_at: float = 0.0  # time.monotonic() just before the claim (or its last confirmation) was sent
+    #: This item's result, set by whichever thread settles it (batched issuance).
+    result: Future[ItemResult] = field(init=False, repr=False, default_factory=Future)
 
     def __post_init__(self) -> None:
         self.content_id = str(self.row["content_id"])
@@ -196,6 +240,11 @@ class Issuance:
         self._scope: DiscoveryScope | None = None
         #: A shard's items (:mod:`partnership_ads.issuance_plan`); None: every item of the snapshot.
         self.content_ids = None if content_ids is None else frozenset(str(c) for c in content_ids)
+        # Throttles per connection as this try knows them (monotonic deadlines): read from the ledger once per
+        # claimed batch, and updated at once by this try's own throttled answers.
+        self._throttled_until: dict[str, float] = {}
+        self._throttles_lock = threading.Lock()
+        self._beat: _Heartbeat | None = None  # the running heartbeat of batched issuance
 
     # --- connections -----------------------------------------------------------------------------------
 
@@ -360,34 +409,227 @@ class Issuance:
     # --- claims and POSTs ------------------------------------------------------------------------------
 
     def issue_all(self, work: list[_Work]) -> list[ItemResult]:
-        """Claim and POST each item on ``max_concurrency`` threads, the claims renewed meanwhile."""
-        budget = _PostBudget(None if self.settings.max_codes is None else int(self.settings.max_codes))
-        results: list[ItemResult] = []
-        with self._heartbeat():
-            workers = max(1, int(self.settings.max_concurrency))
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="issue") as pool:
-                futures = [pool.submit(self.issue_one, item, budget) for item in work]
-                decided: list[ItemResult] = []
-                for n, future in enumerate(futures, start=1):
-                    result = future.result()
-                    results.append(result)
-                    # Per-brand decisions are the run's report, not the exactly-once record (the claim
-                    # and the code, written by the worker): they go to the ledger in batches.
-                    decided.append(result)
-                    if len(decided) >= DECISION_BATCH or n == len(futures):
-                        self._record_decisions(decided)
-                        decided = []
-                    if result.outcome == "failed":
-                        self.log.error("Failed %s: %s", result.content_id, result.detail)
-                    if n % 25 == 0 or n == len(futures):
-                        counts = Counter(r.outcome for r in results)
-                        self.log.info(
-                            "Issuance progress %s/%s: %s",
-                            n,
-                            len(futures),
-                            ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
-                        )
-        return results
+        """Claim and POST the items on ``max_concurrency`` threads, the claims renewed meanwhile.
+
+        Ledger writes are batched (issue 13): up to :data:`CLAIM_BATCH` media are claimed per transaction
+        (``claim_many``), and obtained codes are recorded up to :data:`RECORD_BATCH` per transaction
+        (``record_codes``) as soon as that many wait or their batch has no POST left in flight. The crash
+        guarantee is unchanged: a code obtained and not yet recorded when the process dies stays under this
+        attempt's claim; once its lease ends the next attempt takes it over and finds the code by lookup
+        before any POST. Results come back in ``work``'s order.
+        """
+        budget = self._post_budget()
+        report = _Report(self, len(work))
+        try:
+            with self._heartbeat() as self._beat:
+                workers = max(1, int(self.settings.max_concurrency))
+                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="issue") as pool:
+                    recorder = _Recorder(self)
+                    slots = threading.Semaphore(BATCHES_IN_FLIGHT)
+                    seen: set[str] = set()
+                    for start in range(0, len(work), CLAIM_BATCH):
+                        slots.acquire()
+                        batch = _Batch(work[start : start + CLAIM_BATCH], slots)
+                        self._issue_batch(batch, budget, pool, recorder, seen)
+                        report.drain(work, block=False)
+                    report.drain(work, block=True)
+        finally:
+            self._beat = None
+            budget.close()
+        return report.results
+
+    def _post_budget(self) -> _PostBudget:
+        """The ``max_codes`` cap, shared through the ledger by every task of this brand's run."""
+        if self.settings.max_codes is None:
+            return _PostBudget(None)
+        return _PostBudget(
+            int(self.settings.max_codes),
+            self.ledger,
+            run_id=self.run_id,
+            business_id=self.brand.business_id,
+        )
+
+    def _issue_batch(
+        self,
+        batch: _Batch,
+        budget: _PostBudget,
+        pool: ThreadPoolExecutor,
+        recorder: _Recorder,
+        seen: set[str],
+    ) -> None:
+        """Reserve POSTs for a batch, claim it in one transaction, and hand the claimed items to the pool."""
+        from partnership_ads.ledger import HAS_CODE_STATES, ClaimKind, CodeState
+
+        items: list[_Work] = []
+        for item in batch.items:
+            if item.content_id in seen:  # the same media twice: this attempt already holds it
+                batch.finish(
+                    item, ItemResult(item.content_id, "claimed_elsewhere", f"claimed by {self.owner}")
+                )
+                continue
+            seen.add(item.content_id)
+            items.append(item)
+        # Reserve before claiming, as issue_one does: over the cap an item costs one read, not a claim and
+        # its release, unless it carries an unfinished claim, which is still recovered by lookup (no POST).
+        granted = budget.reserve(len(items))
+        to_claim: list[_Work] = []
+        for n, item in enumerate(items):
+            item.reserved = n < granted
+            if item.reserved:
+                to_claim.append(item)
+        unreserved = items[granted:]
+        if unreserved:
+            in_ledger = self.ledger.codes_for([item.content_id for item in unreserved])
+            for item in unreserved:
+                row = in_ledger.get(item.content_id)
+                if row is not None and row.state in HAS_CODE_STATES and row.ad_code:
+                    batch.finish(item, ItemResult(item.content_id, "already_in_ledger", ad_code=row.ad_code))
+                elif row is None or row.state not in (CodeState.ISSUING, CodeState.FAILED):
+                    batch.finish(item, self._over_budget(item.content_id))
+                else:
+                    to_claim.append(item)
+        claimed_at = time.monotonic()
+        for item in to_claim:
+            item.claimed_at = claimed_at
+        claims = self.ledger.claim_many(
+            [(item.content_id, item.row["author_ig_user_id"]) for item in to_claim],
+            owner=self.owner,
+            lease_seconds=self.settings.claim_lease_seconds,
+            business_id=self.brand.business_id,
+        )
+        posting: list[tuple[_Work, Claim]] = []
+        for item in to_claim:
+            claim = claims[item.content_id]
+            if item.reserved and claim.kind not in (ClaimKind.FRESH, ClaimKind.RECOVERED):
+                budget.release()
+            if claim.kind == ClaimKind.HAS_CODE:
+                batch.finish(item, ItemResult(item.content_id, "already_in_ledger", ad_code=claim.ad_code))
+            elif claim.kind == ClaimKind.REVOKED:
+                batch.finish(
+                    item, ItemResult(item.content_id, "revoked", "revoked on purpose; not re-issued")
+                )
+            elif claim.kind == ClaimKind.HELD:
+                batch.finish(
+                    item,
+                    ItemResult(
+                        item.content_id, "claimed_elsewhere", f"claimed by {claim.holder}", row=item.row
+                    ),
+                )
+            else:
+                posting.append((item, claim))
+        if posting:
+            self._read_throttles({item.conn_id for item, _claim in posting})
+        batch.in_flight = len(posting)
+        for item, claim in posting:
+            pool.submit(self._obtain_in_batch, item, claim, budget, batch, recorder)
+
+    def _obtain_in_batch(
+        self, item: _Work, claim: Claim, budget: _PostBudget, batch: _Batch, recorder: _Recorder
+    ) -> None:
+        """A worker thread's part: the claimed media's code, by lookup (RECOVERED) or POST, to be recorded."""
+        from partnership_ads.graph.errors import describe_error
+
+        try:
+            outcome = self._obtain(item, claim, budget)
+        except Exception as exc:  # e.g. the ledger unreachable while a failure was recorded
+            outcome = ItemResult(item.content_id, "failed", describe_error(exc), retryable=True)
+        recorder.done(item, outcome, batch)
+
+    def _obtain(self, item: _Work, claim: Claim, budget: _PostBudget) -> _Obtained | ItemResult:
+        """The code of a claimed media (to record), or its final result (over the cap, failed)."""
+        from partnership_ads.ledger import ClaimKind, CodeRecord, CodeState
+
+        content_id = item.content_id
+        try:
+            if claim.kind == ClaimKind.RECOVERED:
+                found = self._recover(item, claim)
+                if found:
+                    if item.reserved:
+                        budget.release()
+                    return _Obtained(
+                        CodeRecord(content_id, found, claim.fence, CodeState.HARVESTED),
+                        ItemResult(
+                            content_id, "harvested", "adopted after an unfinished claim", ad_code=found
+                        ),
+                    )
+            if not item.reserved:
+                self.ledger.release_claim(content_id, owner=self.owner, fence=claim.fence)
+                return self._over_budget(content_id)
+            if not self._still_held(item, claim):
+                # The lease may have ended while the item waited (a stalled process): another attempt may
+                # have taken the media over and posted. Settle by lookup, never by a second POST.
+                return self.settle_stale(item.row)
+            ad_code = self._post(item)
+            return _Obtained(
+                CodeRecord(content_id, ad_code, claim.fence, CodeState.ISSUED),
+                ItemResult(content_id, "issued", ad_code=ad_code),
+            )
+        except Exception as exc:
+            return self._failed(item, claim, exc)
+
+    def _still_held(self, item: _Work, claim: Claim) -> bool:
+        """Whether this attempt's claim is surely live now; confirmed in the ledger when it cannot tell.
+
+        A batch is claimed before its POSTs are sent, so a POST may start long after its claim. It starts
+        only while the lease is live (the attempt that takes a lease over waits out a POST started before the
+        lease ended), counting the claim and the heartbeat's unbroken renewals, with a quarter lease to spare.
+        """
+        beat = self._beat
+        if beat is None or time.monotonic() + beat.margin < beat.live_until(item.claimed_at):
+            return True
+        sent = time.monotonic()
+        held = self.ledger.renew_claim(
+            item.content_id,
+            owner=self.owner,
+            fence=claim.fence,
+            lease_seconds=self.settings.claim_lease_seconds,
+        )
+        if held:
+            item.claimed_at = sent
+        else:
+            self.log.warning(
+                "Media %s: this attempt's claim ended before its POST (the process stalled?) and another "
+                "attempt took it over; not posting, settling by lookup",
+                item.content_id,
+            )
+        return held
+
+    def _record(self, obtained: list[tuple[_Work, _Obtained, _Batch]]) -> None:
+        """Record obtained codes in one transaction; settle the refused (stale) ones by lookup."""
+        from partnership_ads.graph.errors import describe_error
+
+        try:
+            stale = set(self.ledger.record_codes([o.record for _, o, _ in obtained], owner=self.owner))
+        except Exception as exc:
+            detail = describe_error(exc)
+            self.log.error(
+                "%s code(s) were obtained but could not be recorded (%s): their claims stay until the lease "
+                "ends, and the next attempt finds each code by lookup, never by a second POST",
+                len(obtained),
+                detail,
+            )
+            for item, _, batch in obtained:
+                batch.finish(
+                    item,
+                    ItemResult(
+                        item.content_id,
+                        "failed",
+                        f"the code was obtained but not recorded ({detail}); the next try finds it by lookup",
+                        retryable=True,
+                    ),
+                )
+            return
+        for item, done, batch in obtained:
+            if item.content_id not in stale:
+                batch.finish(item, done.result)
+                continue
+            # This attempt's lease ended while it worked and another attempt took the media over: its write
+            # was refused. Settle by lookup once nobody holds the media: never a second POST.
+            try:
+                result = self.settle_stale(item.row)
+            except Exception as exc:
+                result = ItemResult(item.content_id, "failed", describe_error(exc), retryable=True)
+            batch.finish(item, result)
 
     def _heartbeat(self) -> _Heartbeat:
         return _Heartbeat(self.ledger, self.owner, self.settings.claim_lease_seconds, self.log)
@@ -400,7 +642,7 @@ class Issuance:
         # Reserve a POST before claiming: once the cap is reached, an item is over_max_codes after one read
         # instead of a claim and its release (three writes), unless it carries an unfinished claim, which is
         # still recovered by lookup (that never POSTs beyond the cap).
-        item.reserved = budget.reserve()
+        item.reserved = budget.reserve() > 0
         if not item.reserved:
             in_ledger = self.ledger.code(content_id)
             if in_ledger is not None and in_ledger.state in HAS_CODE_STATES and in_ledger.ad_code:
@@ -467,12 +709,34 @@ class Issuance:
                 self.sleep(quiet)
         return self.scope.find_ad_code(item.content_id)
 
+    def _read_throttles(self, conn_ids: set[str]) -> None:
+        """What the ledger says of these connections' throttles (other tasks' too), in one read."""
+        left = self.ledger.throttled_for_many(sorted(conn_ids))
+        now = self.monotonic()
+        with self._throttles_lock:
+            for conn_id in conn_ids:
+                until = now + left.get(conn_id, 0.0)
+                self._throttled_until[conn_id] = max(self._throttled_until.get(conn_id, 0.0), until)
+
+    def _note_throttle(self, conn_id: str, wait_seconds: float) -> None:
+        until = self.monotonic() + wait_seconds
+        with self._throttles_lock:
+            self._throttled_until[conn_id] = max(self._throttled_until.get(conn_id, 0.0), until)
+
+    def _throttle_left(self, conn_id: str) -> float:
+        """Seconds the connection is still throttled: as read for the batch, else from the ledger."""
+        with self._throttles_lock:
+            until = self._throttled_until.get(conn_id)
+        if until is None:
+            return self.ledger.throttled_for(conn_id)
+        return max(0.0, until - self.monotonic())
+
     def _post(self, item: _Work) -> str:
         """POST the media's code with its owner's connection, after any throttle an earlier attempt heard."""
         from partnership_ads.graph.errors import GraphThrottleError
 
         hook = self.hook(item.conn_id)
-        blocked = self.ledger.throttled_for(item.conn_id)
+        blocked = self._throttle_left(item.conn_id)
         if blocked > hook.settings.retry.max_throttle_wait_seconds:
             raise GraphThrottleError(
                 f"connection {item.conn_id} is throttled for {blocked:.0f}s more (told to an earlier "
@@ -493,6 +757,7 @@ class Issuance:
         wait = getattr(exc, "wait_seconds", None)
         if isinstance(exc, GraphThrottleError) and wait:
             self.ledger.record_throttle(item.conn_id, wait_seconds=float(wait))
+            self._note_throttle(item.conn_id, float(wait))
         return ItemResult(
             item.content_id,
             "failed",
@@ -601,23 +866,132 @@ class Issuance:
         return again
 
 
+@dataclass(frozen=True)
+class _Obtained:
+    """A code obtained under a claim, waiting for its batch's ledger write, and the result once written."""
+
+    record: CodeRecord
+    result: ItemResult
+
+
+class _Batch:
+    """Up to :data:`CLAIM_BATCH` items claimed in one transaction; frees its slot once all are settled."""
+
+    def __init__(self, items: list[_Work], slots: threading.Semaphore) -> None:
+        self.items = items
+        self.in_flight = 0  # claimed items whose lookup or POST runs (guarded by the recorder's lock)
+        self._unsettled = len(items)
+        self._slots = slots
+        self._lock = threading.Lock()
+        if not items:
+            slots.release()
+
+    def finish(self, item: _Work, result: ItemResult) -> None:
+        item.result.set_result(result)
+        with self._lock:
+            self._unsettled -= 1
+            last = self._unsettled == 0
+        if last:
+            self._slots.release()
+
+
+class _Recorder:
+    """Codes obtained by the worker threads, written :data:`RECORD_BATCH` at a time, or as soon as their
+    batch has no POST left in flight (so no code waits long unrecorded)."""
+
+    def __init__(self, issuance: Issuance) -> None:
+        self._issuance = issuance
+        self._waiting: list[tuple[_Work, _Obtained, _Batch]] = []
+        self._lock = threading.Lock()
+
+    def done(self, item: _Work, outcome: _Obtained | ItemResult, batch: _Batch) -> None:
+        flush: list[tuple[_Work, _Obtained, _Batch]] = []
+        with self._lock:
+            batch.in_flight -= 1
+            if isinstance(outcome, _Obtained):
+                self._waiting.append((item, outcome, batch))
+            if self._waiting and (len(self._waiting) >= RECORD_BATCH or batch.in_flight == 0):
+                flush, self._waiting = self._waiting, []
+        if isinstance(outcome, ItemResult):
+            batch.finish(item, outcome)
+        if flush:
+            self._issuance._record(flush)
+
+
+class _Report:
+    """Results in work order, with the progress log and the per-brand decisions written in batches."""
+
+    def __init__(self, issuance: Issuance, total: int) -> None:
+        self.issuance = issuance
+        self.total = total
+        self.results: list[ItemResult] = []
+        self._decided: list[ItemResult] = []
+
+    def drain(self, work: list[_Work], *, block: bool) -> None:
+        """Take the settled results in order (all of them when ``block``)."""
+        while len(self.results) < self.total:
+            future = work[len(self.results)].result
+            if not block and not future.done():
+                return
+            result = future.result()
+            self.results.append(result)
+            n = len(self.results)
+            # Per-brand decisions are the run's report, not the exactly-once record (the claim and the code):
+            # they go to the ledger in batches.
+            self._decided.append(result)
+            if len(self._decided) >= DECISION_BATCH or n == self.total:
+                self.issuance._record_decisions(self._decided)
+                self._decided = []
+            log = self.issuance.log
+            if result.outcome == "failed":
+                log.error("Failed %s: %s", result.content_id, result.detail)
+            if n % 25 == 0 or n == self.total:
+                counts = Counter(r.outcome for r in self.results)
+                log.info(
+                    "Issuance progress %s/%s: %s",
+                    n,
+                    self.total,
+                    ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+                )
+
+
 class _Heartbeat:
-    """Renews this attempt's claims every ``lease / 4`` on a thread, while the ``with`` block runs."""
+    """Renews this attempt's claims every ``lease / 4`` on a thread, while the ``with`` block runs.
+
+    It also tells until when a claim is surely live (:meth:`live_until`): a renewal counts only while the
+    renewals are unbroken (each done within three quarters of a lease of the previous one, so every claim
+    it was meant to renew was still live when it ran). A stalled process breaks the chain.
+    """
 
     def __init__(self, ledger: Ledger, owner: str, lease_seconds: float, log: Any) -> None:
         self.ledger = ledger
         self.owner = owner
         self.lease_seconds = lease_seconds
+        self.margin = lease_seconds / 4
         self.log = log
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="claim-heartbeat", daemon=True)
+        self._lock = threading.Lock()
+        self._chain_start = self._last_renewal = time.monotonic()
+
+    def live_until(self, claimed_at: float) -> float:
+        """The monotonic time until which a claim sent at ``claimed_at`` is surely live."""
+        with self._lock:
+            renewed = self._last_renewal if self._chain_start <= claimed_at else claimed_at
+        return max(claimed_at, renewed) + self.lease_seconds
 
     def _beat(self) -> None:
         while not self._stop.wait(self.lease_seconds / 4):
+            sent = time.monotonic()
             try:
                 self.ledger.heartbeat(self.owner, lease_seconds=self.lease_seconds)
             except Exception:
                 self.log.exception("Claim heartbeat failed (claims may expire and be recovered)")
+                continue
+            with self._lock:
+                if time.monotonic() - self._last_renewal > self.lease_seconds * 0.75:
+                    self._chain_start = sent  # a gap: claims older than this renewal may have ended
+                self._last_renewal = sent
 
     def __enter__(self) -> _Heartbeat:
         self._thread.start()

@@ -165,12 +165,13 @@ def plan_issuance(issuance: Issuance, *, creators_per_shard: int) -> IssuancePla
             "%s %s: %s", result.outcome.replace("_", " ").capitalize(), result.content_id, result.detail
         )
     known = issuance.ledger.codes_for([str(row["content_id"]) for row in selected])
+    harvested = _harvest(issuance, [row for row in selected if row["ad_code"]], known)
     by_owner: dict[str, list[str]] = {}
     for row in selected:
         content_id = str(row["content_id"])
         code_row = known.get(content_id)
         if row["ad_code"]:
-            result = issuance.harvest(row, code_row)
+            result = harvested[content_id]
             if result.outcome != "claimed_elsewhere":
                 results.append(result)
                 continue
@@ -204,3 +205,36 @@ def plan_issuance(issuance: Issuance, *, creators_per_shard: int) -> IssuancePla
         " [dry run]" if dry_run else "",
     )
     return IssuancePlan(brand=brand, results=results, shards=shards)
+
+
+def _harvest(issuance: Issuance, rows: list[dict[str, Any]], known: dict[str, Any]) -> dict[str, ItemResult]:
+    """The codes discovery shows, recorded in batches (:meth:`Ledger.harvest_many`): each item's result.
+
+    ``already_in_ledger`` when the ledger holds the same code (no write); in a dry run ``harvested`` with
+    nothing written; a media another attempt holds is ``claimed_elsewhere`` (its owner's shard waits it out).
+    """
+    from partnership_ads.ledger import HAS_CODE_STATES
+
+    results: dict[str, ItemResult] = {}
+    to_write: list[tuple[str, str, str | None]] = []
+    for row in rows:
+        content_id = str(row["content_id"])
+        code_row = known.get(content_id)
+        if code_row is not None and code_row.ad_code == row["ad_code"] and code_row.state in HAS_CODE_STATES:
+            results[content_id] = ItemResult(content_id, "already_in_ledger", ad_code=row["ad_code"])
+        elif issuance.settings.dry_run:
+            results[content_id] = ItemResult(content_id, "harvested", ad_code=row["ad_code"])
+        else:
+            to_write.append((content_id, row["ad_code"], row["author_ig_user_id"]))
+    outcomes = issuance.ledger.harvest_many(to_write, business_id=issuance.brand.business_id)
+    for content_id, ad_code, _owner in to_write:
+        outcome = outcomes[content_id]
+        if outcome == "revoked":
+            results[content_id] = ItemResult(
+                content_id, "revoked", "revoked on purpose; the code discovery shows is not used"
+            )
+        elif outcome == "claimed_elsewhere":
+            results[content_id] = ItemResult(content_id, outcome, "another attempt holds the media")
+        else:
+            results[content_id] = ItemResult(content_id, outcome, ad_code=ad_code)
+    return results

@@ -33,9 +33,10 @@ SANDBOX_ITEMS = 200
 class Evidence:
     """What the secret scan needs from every drill of the session (kept in memory only)."""
 
-    secrets: set[str] = field(default_factory=set)
-    exception_texts: list[str] = field(default_factory=list)
-    drills: list[DrillEnv] = field(default_factory=list)
+    # Kept out of the repr: pytest prints fixture values when a drill fails.
+    secrets: set[str] = field(default_factory=set, repr=False)
+    exception_texts: list[str] = field(default_factory=list, repr=False)
+    drills: list[DrillEnv] = field(default_factory=list, repr=False)
 
     def add_drill(self, drill: DrillEnv) -> None:
         self.drills.append(drill)

@@ -19,7 +19,7 @@ One module per concern, composed into :class:`Ledger`:
 - ``database``: which database (:func:`sql_hook_for`);
 - ``schema``: migrations and identity;
 - ``content``, ``codes`` (codes and fenced claims), ``decisions`` (per brand), ``outbox`` (per destination),
-  ``run_figures``, ``throttles``: one table family each;
+  ``run_figures``, ``throttles``, ``budgets`` (a run's max_codes cap per brand): one table family each;
 - ``reports``: read-only summaries for the plugin page (overview, daily chart, codes table, item history).
 """
 
@@ -29,11 +29,13 @@ from __future__ import annotations
 # their own modules; the ledger's namespace keeps them for code written against the single-module ledger.
 from partnership_ads.clock import Clock, iso, utcnow
 from partnership_ads.conn_ids import DEFAULT_LEDGER_CONN_ID
+from partnership_ads.ledger.budgets import PostBudgets
 from partnership_ads.ledger.codes import (
     HAS_CODE_STATES,
     AdCodes,
     Claim,
     ClaimKind,
+    CodeRecord,
     CodeRow,
     CodeState,
     StaleClaimError,
@@ -59,6 +61,7 @@ __all__ = [
     "Claim",
     "ClaimKind",
     "Clock",
+    "CodeRecord",
     "CodeRow",
     "CodeSearch",
     "CodeState",
@@ -69,6 +72,7 @@ __all__ = [
     "LedgerMismatchError",
     "LedgerReports",
     "LedgerUnavailableError",
+    "PostBudgets",
     "StaleClaimError",
     "default_ledger_path",
     "default_sql_dir",
@@ -79,7 +83,15 @@ __all__ = [
 
 
 class Ledger(
-    LedgerSchema, ContentTable, AdCodes, BrandDecisions, Outbox, RunFigures, Throttles, LedgerReports
+    LedgerSchema,
+    ContentTable,
+    AdCodes,
+    BrandDecisions,
+    Outbox,
+    RunFigures,
+    Throttles,
+    PostBudgets,
+    LedgerReports,
 ):
     """The pipeline's durable record, on any common-sql ``DbApiHook`` (SQLite and PostgreSQL are tested).
 

@@ -9,6 +9,9 @@ it ever posts again. Recording a code, renewing, failing or releasing succeed on
 stale writer is refused (:class:`StaleClaimError`) and resolves its outcome by lookup, never by a second POST.
 Lease times come from the database's clock (one clock for every worker), except where a test passes a clock.
 A live claim is never stolen; a revoked code never becomes active again.
+
+The issuing hot path claims and records in batches (:meth:`AdCodes.claim_many`, :meth:`AdCodes.record_codes`):
+one transaction per batch, with the single-item methods' semantics for every media in it.
 """
 
 from __future__ import annotations
@@ -74,6 +77,22 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class CodeRecord:
+    """A code to record under a claim (:meth:`AdCodes.record_codes`): the claim's fencing token and the state
+    to write (``issued`` after a POST, ``harvested`` when a lookup found it)."""
+
+    content_id: str
+    ad_code: str
+    fence: int
+    state: CodeState = CodeState.ISSUED
+
+
+#: PostgreSQL's deadlock_detected and serialization_failure: the whole batch is rolled back and tried again.
+_RETRY_PGCODES = ("40P01", "40001")
+_BATCH_TRIES = 3
+
+
+@dataclass(frozen=True)
 class CodeRow:
     """A media's row in ``pa_ad_codes``."""
 
@@ -94,6 +113,23 @@ class CodeRow:
 _CODE_ROW_COLUMNS = (
     "content_id, ad_code, state, business_id, owner_ig_user_id, claimed_by, claim_expires_at, attempts, "
     "issued_at, revoked_at, fence"
+)
+
+
+#: A harvest: insert the code, or replace a recorded one, but never over a revocation, never the same code
+#: again, never under another attempt's live claim (``{clock}``: the lease clock's "now").
+_HARVEST_SQL = (
+    "INSERT INTO pa_ad_codes (content_id, ad_code, state, business_id, owner_ig_user_id, attempts, "
+    "fence, issued_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?, ?) "
+    "ON CONFLICT (content_id) DO UPDATE SET ad_code = excluded.ad_code, state = excluded.state, "
+    "claimed_by = NULL, claim_expires_at = NULL, last_error = NULL, fence = pa_ad_codes.fence + 1, "
+    "updated_at = excluded.updated_at, "
+    "issued_at = COALESCE(pa_ad_codes.issued_at, excluded.issued_at) "
+    "WHERE pa_ad_codes.state <> 'revoked' "
+    "AND NOT (pa_ad_codes.state IN ('issued', 'harvested') "
+    "AND pa_ad_codes.ad_code = excluded.ad_code) "
+    "AND NOT (pa_ad_codes.state = 'issuing' "
+    "AND pa_ad_codes.claim_expires_at IS NOT NULL AND pa_ad_codes.claim_expires_at > {clock})"
 )
 
 
@@ -207,6 +243,141 @@ class AdCodes(LedgerCore):
             return Claim(ClaimKind.RECOVERED, content_id, fence=int(fence or 0) + 1, ended_ago=ended_ago)
         return Claim(ClaimKind.HELD, content_id, holder="a concurrent attempt")
 
+    def claim_many(
+        self,
+        items: Sequence[tuple[str, str | None]],
+        *,
+        owner: str,
+        lease_seconds: float,
+        business_id: str | None = None,
+    ) -> dict[str, Claim]:
+        """Claim many media in one transaction, each exactly as :meth:`claim` would.
+
+        :param items: ``(content_id, owner_ig_user_id)`` pairs (a repeated content_id is claimed once).
+        :returns: each content_id's :class:`Claim`.
+        """
+        wanted: dict[str, str | None] = {}
+        for content_id, owner_ig_user_id in items:
+            wanted.setdefault(str(content_id), owner_ig_user_id)
+        if not wanted:
+            return {}
+        # One order for every claimant: two transactions claiming overlapping batches lock rows in the same
+        # order on PostgreSQL instead of deadlocking.
+        ordered = sorted(wanted.items())
+        for attempt in range(1, _BATCH_TRIES + 1):
+            try:
+                with self._transaction() as cur:
+                    return self._claim_batch(cur, ordered, owner, lease_seconds, business_id)
+            except Exception as exc:
+                if getattr(exc, "pgcode", None) not in _RETRY_PGCODES or attempt == _BATCH_TRIES:
+                    raise
+                log.warning("Ledger: claiming %s media met %s; trying again", len(ordered), exc.pgcode)  # type: ignore[attr-defined]
+        raise AssertionError("unreachable")
+
+    def _claim_batch(
+        self,
+        cur: Any,
+        ordered: list[tuple[str, str | None]],
+        owner: str,
+        lease_seconds: float,
+        business_id: str | None,
+    ) -> dict[str, Claim]:
+        now = self._now()
+        claims: dict[str, Claim] = {}
+        lease, lease_params = self._lease_end(lease_seconds)
+        insert = self._sql(
+            # The lease clock's fixed SQL only: nothing from the caller is formatted into the statements.
+            "INSERT INTO pa_ad_codes (content_id, state, business_id, owner_ig_user_id, claimed_by, "  # noqa: S608
+            "claim_expires_at, attempts, fence, created_at, updated_at) "
+            f"VALUES (?, ?, ?, ?, ?, {lease}, 1, 1, ?, ?) "
+            "ON CONFLICT (content_id) DO NOTHING"
+        )
+        others: list[str] = []
+        for content_id, owner_ig_user_id in ordered:
+            cur.execute(
+                insert,
+                (
+                    content_id,
+                    CodeState.ISSUING,
+                    business_id,
+                    owner_ig_user_id,
+                    owner,
+                    *lease_params,
+                    now,
+                    now,
+                ),
+            )
+            if cur.rowcount == 1:
+                claims[content_id] = Claim(ClaimKind.FRESH, content_id, fence=1)
+            else:
+                others.append(content_id)
+        if not others:
+            return claims
+        clock, clock_params = self._lease_end(0)
+        found: dict[str, tuple[Any, ...]] = {}
+        for start in range(0, len(others), 500):
+            part = others[start : start + 500]
+            marks = ", ".join("?" for _ in part)
+            cur.execute(
+                self._sql(
+                    "SELECT content_id, ad_code, state, claimed_by, claim_expires_at, fence, "  # noqa: S608
+                    f"CASE WHEN claim_expires_at > {clock} THEN 1 ELSE 0 END, {clock} "
+                    f"FROM pa_ad_codes WHERE content_id IN ({marks})"
+                ),
+                (*clock_params, *clock_params, *part),
+            )
+            found.update((str(row[0]), tuple(row[1:])) for row in cur.fetchall())
+        by_id = dict(ordered)
+        lease, lease_params = self._lease_end(lease_seconds)
+        take_over = self._sql(
+            f"UPDATE pa_ad_codes SET state = ?, claimed_by = ?, claim_expires_at = {lease}, "  # noqa: S608
+            "attempts = attempts + 1, fence = fence + 1, owner_ig_user_id = COALESCE(?, owner_ig_user_id), "
+            "updated_at = ? "
+            "WHERE content_id = ? AND state = ? AND fence = ? "
+            f"AND (state <> 'issuing' OR claim_expires_at IS NULL OR claim_expires_at <= {clock})"
+        )
+        for content_id in others:
+            if content_id not in found:  # released between the two statements: held, try next time
+                claims[content_id] = Claim(ClaimKind.HELD, content_id, holder="a concurrent attempt")
+                continue
+            ad_code, state, holder, expires_at, fence, live, db_now = found[content_id]
+            if state in HAS_CODE_STATES and ad_code:
+                claims[content_id] = Claim(ClaimKind.HAS_CODE, content_id, ad_code=ad_code)
+                continue
+            if state == CodeState.REVOKED:
+                claims[content_id] = Claim(ClaimKind.REVOKED, content_id)
+                continue
+            if state == CodeState.ISSUING and int(live or 0):
+                claims[content_id] = Claim(ClaimKind.HELD, content_id, holder=holder, expires_at=expires_at)
+                continue
+            cur.execute(
+                take_over,
+                (
+                    CodeState.ISSUING,
+                    owner,
+                    *lease_params,
+                    by_id[content_id],
+                    now,
+                    content_id,
+                    state,
+                    int(fence or 0),
+                    *clock_params,
+                ),
+            )
+            if cur.rowcount != 1:
+                claims[content_id] = Claim(ClaimKind.HELD, content_id, holder="a concurrent attempt")
+                continue
+            log.info(
+                "Ledger: claim on %s taken over by %s (fence %s)", content_id, owner, int(fence or 0) + 1
+            )
+            ended_ago = None
+            if state == CodeState.ISSUING and expires_at:
+                ended_ago = max(0.0, (parse_iso(db_now) - parse_iso(expires_at)).total_seconds())
+            claims[content_id] = Claim(
+                ClaimKind.RECOVERED, content_id, fence=int(fence or 0) + 1, ended_ago=ended_ago
+            )
+        return claims
+
     def heartbeat(self, owner: str, *, lease_seconds: float) -> int:
         """Extend the lease of every claim ``owner`` still holds; returns how many were extended.
 
@@ -217,6 +388,20 @@ class AdCodes(LedgerCore):
             f"UPDATE pa_ad_codes SET claim_expires_at = {lease} WHERE claimed_by = ? AND state = ?",  # noqa: S608
             (*lease_params, owner, CodeState.ISSUING),
         )
+
+    def renew_claim(self, content_id: str, *, owner: str, fence: int, lease_seconds: float) -> bool:
+        """Extend one claim's lease if ``owner`` still holds it with token ``fence``; False when it does not.
+
+        A claim taken long before its POST (a batch waiting for a thread, a stalled process) is confirmed this
+        way first: a lease that ended may have been taken over, and then the POST must not be sent.
+        """
+        lease, lease_params = self._lease_end(lease_seconds)
+        renewed = self._execute(
+            f"UPDATE pa_ad_codes SET claim_expires_at = {lease} "  # noqa: S608 - the lease clock's fixed SQL
+            "WHERE content_id = ? AND claimed_by = ? AND fence = ? AND state = ?",
+            (*lease_params, content_id, owner, int(fence), CodeState.ISSUING),
+        )
+        return renewed == 1
 
     def record_code(
         self,
@@ -253,6 +438,54 @@ class AdCodes(LedgerCore):
             )
         log.debug("Ledger: %s %s by %s (fence %s)", state, content_id, owner, fence)
 
+    def record_codes(self, records: Sequence[CodeRecord], *, owner: str) -> list[str]:
+        """Write many codes in one transaction, each as :meth:`record_code` would (fenced).
+
+        :returns: the content ids refused as stale (``owner`` no longer holds that claim with that token):
+            nothing was written for them; the caller settles them by lookup, never by a second POST.
+        """
+        if not records:
+            return []
+        ordered = sorted(records, key=lambda r: r.content_id)  # one lock order on PostgreSQL
+        update = self._sql(
+            "UPDATE pa_ad_codes SET ad_code = ?, state = ?, claimed_by = NULL, claim_expires_at = NULL, "
+            "last_error = NULL, revoked_at = NULL, issued_at = ?, updated_at = ? "
+            "WHERE content_id = ? AND claimed_by = ? AND fence = ? AND state = ?"
+        )
+        for attempt in range(1, _BATCH_TRIES + 1):
+            stale: list[str] = []
+            now = self._now()
+            try:
+                with self._transaction() as cur:
+                    for record in ordered:
+                        cur.execute(
+                            update,
+                            (
+                                record.ad_code,
+                                record.state,
+                                now,
+                                now,
+                                record.content_id,
+                                owner,
+                                int(record.fence),
+                                CodeState.ISSUING,
+                            ),
+                        )
+                        if cur.rowcount != 1:
+                            stale.append(record.content_id)
+                break
+            except Exception as exc:
+                if getattr(exc, "pgcode", None) not in _RETRY_PGCODES or attempt == _BATCH_TRIES:
+                    raise
+                log.warning("Ledger: recording %s codes met %s; trying again", len(ordered), exc.pgcode)  # type: ignore[attr-defined]
+        for content_id in stale:
+            log.error(
+                "Ledger: stale writer refused to record a code for %s: the claim is no longer its own",
+                content_id,
+            )
+        log.debug("Ledger: %s codes recorded by %s", len(ordered) - len(stale), owner)
+        return stale
+
     def harvest(
         self, content_id: str, ad_code: str, *, business_id: str, owner_ig_user_id: str | None
     ) -> str:
@@ -268,18 +501,7 @@ class AdCodes(LedgerCore):
         now = self._now()
         clock, clock_params = self._lease_end(0)
         written = self._execute(
-            "INSERT INTO pa_ad_codes (content_id, ad_code, state, business_id, owner_ig_user_id, attempts, "  # noqa: S608
-            "fence, issued_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?, ?) "
-            "ON CONFLICT (content_id) DO UPDATE SET ad_code = excluded.ad_code, state = excluded.state, "
-            "claimed_by = NULL, claim_expires_at = NULL, last_error = NULL, fence = pa_ad_codes.fence + 1, "
-            "updated_at = excluded.updated_at, "
-            "issued_at = COALESCE(pa_ad_codes.issued_at, excluded.issued_at) "
-            # Never over a revocation, never the same code again, never under another attempt's live claim.
-            "WHERE pa_ad_codes.state <> 'revoked' "
-            "AND NOT (pa_ad_codes.state IN ('issued', 'harvested') "
-            "AND pa_ad_codes.ad_code = excluded.ad_code) "
-            "AND NOT (pa_ad_codes.state = 'issuing' "
-            f"AND pa_ad_codes.claim_expires_at IS NOT NULL AND pa_ad_codes.claim_expires_at > {clock})",
+            _HARVEST_SQL.format(clock=clock),
             (
                 content_id,
                 ad_code,
@@ -300,6 +522,57 @@ class AdCodes(LedgerCore):
         if row is not None and row.state in HAS_CODE_STATES and row.ad_code == ad_code:
             return "already_in_ledger"
         return "claimed_elsewhere"
+
+    def harvest_many(
+        self,
+        records: Sequence[tuple[str, str, str | None]],
+        *,
+        business_id: str,
+        chunk: int = 200,
+    ) -> dict[str, str]:
+        """:meth:`harvest` for many ``(content_id, ad_code, owner_ig_user_id)``, ``chunk`` per transaction.
+
+        A first run finds hundreds of codes discovery already shows: one transaction each cost the planning
+        step most of its time. Same rules and answers per media as :meth:`harvest`.
+        """
+        outcomes: dict[str, str] = {}
+        statement = self._sql(_HARVEST_SQL.format(clock=self._lease_end(0)[0]))
+        for start in range(0, len(records), chunk):
+            part = records[start : start + chunk]
+            unwritten: list[tuple[str, str]] = []
+            with self._transaction() as cur:
+                for content_id, ad_code, owner_ig_user_id in part:
+                    now = self._now()
+                    _clock, clock_params = self._lease_end(0)
+                    cur.execute(
+                        statement,
+                        (
+                            content_id,
+                            ad_code,
+                            CodeState.HARVESTED,
+                            business_id,
+                            owner_ig_user_id,
+                            now,
+                            now,
+                            now,
+                            *clock_params,
+                        ),
+                    )
+                    if cur.rowcount == 1:
+                        outcomes[content_id] = "harvested"
+                    else:
+                        unwritten.append((content_id, ad_code))
+            if unwritten:
+                rows = self.codes_for([content_id for content_id, _ in unwritten])
+                for content_id, ad_code in unwritten:
+                    row = rows.get(content_id)
+                    if row is not None and row.state == CodeState.REVOKED:
+                        outcomes[content_id] = "revoked"
+                    elif row is not None and row.state in HAS_CODE_STATES and row.ad_code == ad_code:
+                        outcomes[content_id] = "already_in_ledger"
+                    else:
+                        outcomes[content_id] = "claimed_elsewhere"
+        return outcomes
 
     def record_failure(self, content_id: str, *, owner: str, fence: int, error: str) -> bool:
         """End ``owner``'s claim as failed (a later attempt recovers it: lookup first, then POST).

@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from partnership_ads.clock import iso, parse_iso
 from partnership_ads.ledger.core import LedgerCore
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 class Throttles(LedgerCore):
@@ -34,3 +38,16 @@ class Throttles(LedgerCore):
         if not rows:
             return 0.0
         return max(0.0, (parse_iso(rows[0][0]) - self.clock()).total_seconds())
+
+    def throttled_for_many(self, conn_ids: Sequence[str]) -> dict[str, float]:
+        """Seconds left of a recorded throttle per connection (absent: none), in one read."""
+        ids = list(dict.fromkeys(conn_ids))
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        rows = self._query(
+            f"SELECT conn_id, blocked_until FROM pa_throttles WHERE conn_id IN ({marks})",  # noqa: S608
+            ids,
+        )
+        now = self.clock()
+        return {conn_id: max(0.0, (parse_iso(until) - now).total_seconds()) for conn_id, until in rows}

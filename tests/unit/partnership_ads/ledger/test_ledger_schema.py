@@ -32,13 +32,14 @@ def test_a_second_process_migrating_a_migrated_database_changes_nothing(tmp_path
 def test_the_schema_is_found_in_the_package_not_in_include(tmp_path: Path) -> None:
     ledger = Ledger.from_sqlite_path(tmp_path / "l.db")
     names = [path.name for _, path in ledger.migrations()]
-    assert names[:6] == [
+    assert names[:7] == [
         "0001_initial.sql",
         "0002_throttles.sql",
         "0003_already_in_ledger.sql",
         "0004_outbox_per_destination.sql",
         "0005_fencing_identity.sql",
         "0006_over_max_codes.sql",
+        "0007_post_budgets.sql",
     ]
     assert Path(str(ledger.sql_dir)) == ROOT / "plugins" / "partnership_ads" / "ledger" / "sql"
 
@@ -113,7 +114,7 @@ def test_items_recorded_as_deferred_read_as_over_max_codes_after_migration(tmp_p
     ledger.upsert_content(BRAND, [{"content_id": "1"}], run_id="r0")
     ledger.record_brand_item(BRAND, "1", "deferred", run_id="r0", detail="over max_codes=1")
     ledger.sql_dir = current
-    assert ledger.migrate() == ["0006"]
+    assert ledger.migrate()[0] == "0006"
     assert ledger.run_figures("r0") == {BRAND: {"issued": 1, "over_max_codes": 3}}
     assert ledger.brand_items(BRAND) == [("1", "over_max_codes", "over max_codes=1")]
     assert "1" in ledger.pending_content_ids(BRAND)
