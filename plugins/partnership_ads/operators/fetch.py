@@ -129,6 +129,14 @@ class FetchAdvertisableContentOperator(ThrottleDeferral, BaseOperator):
         """Fetch every page; returns the summary dict described in the class docstring."""
         return self._discover(context, resume=False)
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the brand's discovery endpoint in, the run's snapshot out (see
+        :mod:`partnership_ads.lineage`); None before discovery started or without the provider."""
+        from partnership_ads.lineage import operator_lineage
+
+        datasets = getattr(self, "_lineage_datasets", None)
+        return operator_lineage(*datasets) if datasets else None
+
     def resume_after_throttle(
         self, context: Context, event: Any = None, deferrals: int = 1
     ) -> dict[str, Any]:
@@ -144,6 +152,7 @@ class FetchAdvertisableContentOperator(ThrottleDeferral, BaseOperator):
         from partnership_ads.graph.errors import GraphThrottleError
         from partnership_ads.hooks import PartnershipAdsHook
         from partnership_ads.ledger import Ledger
+        from partnership_ads.lineage import fetch_datasets
         from partnership_ads.snapshot import default_snapshot_root
 
         brand = self.task_brand()
@@ -153,6 +162,7 @@ class FetchAdvertisableContentOperator(ThrottleDeferral, BaseOperator):
         brand = brand.replace(ledger_id=ledger.check_identity(brand.ledger_id, conn_id=self.ledger_conn_id))
         root = Path(self.snapshot_root) if self.snapshot_root else default_snapshot_root()
         path = snapshot_path(root, brand.business_id, context["run_id"])
+        self._lineage_datasets = fetch_datasets(hook.settings.base_url, brand.business_id, path)
         self.log.info(
             "Discovery for business %s (page %s, ig_user %s) with filters %s",
             brand.business_id,

@@ -217,6 +217,13 @@ class IssueAdCodesOperator(ThrottleDeferral, BaseOperator):
         checker = issuance._token_checker
         return tokens_report(checker.creators.values() if checker is not None else ())
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the fetch task's snapshot in, the ledger's ``pa_ad_codes`` table out (see
+        :mod:`partnership_ads.lineage`); None without the provider."""
+        from partnership_ads.lineage import issue_datasets, operator_lineage
+
+        return operator_lineage(*issue_datasets(str(self.snapshot_path), self.ledger_conn_id))
+
     def resume_after_claims(self, context: Context, event: Any = None, deferrals: int = 1) -> dict[str, Any]:
         """Back from waiting for other attempts' claims to end: run again (ended claims are taken over)."""
         self._deferrals = deferrals
