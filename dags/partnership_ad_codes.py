@@ -122,6 +122,7 @@ with DAG(
     fetch = FetchAdvertisableContentOperator.partial(
         task_id="fetch_advertisable_content",
         pool=API_POOL,
+        token_expiry_warning_days="{{ params.token_expiry_warning_days }}",  # noqa: S106 - a template
         map_index_template="business {{ task.business_id }}",
     ).expand(brand=brands)
     plan = PlanIssuanceOperator(
@@ -135,6 +136,7 @@ with DAG(
         pool=API_POOL,
         dry_run="{{ params.dry_run }}",
         max_codes="{{ params.max_codes }}",
+        token_expiry_warning_days="{{ params.token_expiry_warning_days }}",  # noqa: S106 - a template
         map_index_template="business {{ task.business_id }} · shard {{ task.shard }}",
     ).expand_kwargs(plan.output)
     # Every shard done (none, when a brand needs no POST: the mapped task is then skipped, not failed).
@@ -153,18 +155,28 @@ with DAG(
     def run_summary(
         planned: list[dict[str, Any]], issued: list[dict[str, Any]], pushed: list[dict[str, Any]]
     ) -> dict[str, Any]:
-        """Log the run's table (per brand: outcomes, delivered per sink) and store it in the ledger."""
+        """Log the run's table (per brand: outcomes, delivered per sink) and its Tokens section, store it in
+        the ledger, and send one alert when any creator's token needs action
+        (:class:`~partnership_ads.notifiers.PartnershipAdsAlertNotifier`)."""
         from partnership_ads.ledger import Ledger
+        from partnership_ads.notifiers import PartnershipAdsAlertNotifier
         from partnership_ads.summary import build_summary, named_items, record_summary, summary_table
+        from partnership_ads.token_health import needing_action, tokens_section
 
         summary = build_summary([*planned, *issued], list(pushed))
         log.info("Run summary:\n%s", summary_table(summary))
         for line in named_items(summary):
             log.info("%s", line)
+        log.info("%s", tokens_section(summary["tokens"]))
         ledger = Ledger.from_conn_id()
         ledger.migrate()
         ledger.check_identity(next((r["ledger_id"] for r in issued if r and r.get("ledger_id")), None))
-        record_summary(ledger, get_current_context()["run_id"], summary)
+        context = get_current_context()
+        record_summary(ledger, context["run_id"], summary)
+        # One message per run, last: every figure is stored before anyone is told.
+        creators = needing_action(summary["tokens"])
+        if creators:
+            PartnershipAdsAlertNotifier(creators=creators, counts=summary["tokens"]["counts"])(context)
         return summary
 
     @task(outlets=[AD_CODES_ASSET], retries=0)

@@ -20,24 +20,22 @@ class SandboxLike(Protocol):
 
     def tokens(self) -> list[dict[str, Any]]: ...
 
+    def app(self, app_id: str | None = None) -> dict[str, Any]: ...
+
 
 DEMO_WEBHOOK_SECRET = "demo-webhook-signing-secret"  # noqa: S105 - a sandbox-only value, not a credential
 
 
-def _meta_conn(url: str, api_version: str, token: str) -> str:
-    return json.dumps(
-        {
-            "conn_type": "meta_graph",
-            "host": url,
-            "password": token,
-            "extra": {
-                "api_version": api_version,
-                "backoff_base_seconds": 0.05,
-                "backoff_max_seconds": 0.5,
-                "max_retries": 3,
-            },
-        }
-    )
+def _meta_conn(url: str, api_version: str, token: str, app: dict[str, str] | None = None) -> str:
+    extra: dict[str, Any] = {
+        "api_version": api_version,
+        "backoff_base_seconds": 0.05,
+        "backoff_max_seconds": 0.5,
+        "max_retries": 3,
+    }
+    if app is not None:
+        extra.update(app)
+    return json.dumps({"conn_type": "meta_graph", "host": url, "password": token, "extra": extra})
 
 
 def sandbox_brands(sandbox: SandboxLike, count: int = 2) -> list[dict[str, Any]]:
@@ -66,31 +64,38 @@ def pipeline_environment(
     skip_creators: int = 1,
     webhook_secret: str = DEMO_WEBHOOK_SECRET,
     output_uri: str | None = None,
+    app_credentials: bool = False,
 ) -> tuple[dict[str, str], dict[str, Any]]:
     """Environment variables for a pipeline run on the sandbox, and facts about it.
 
     Brand 1 uses ``meta_graph_default``, brand N ``meta_graph_brand_N``. Every creator but the last
     ``skip_creators`` gets ``meta_graph_creator_<ig_user_id>``, so some items await creator authorisation.
     The ledger and the SQL sink use ``partnership_ads_db``: SQLite at ``state_dir/partnership_ads.db``.
+    With ``app_credentials`` every ``meta_graph`` connection also carries the sandbox app's ``app_id`` and
+    ``app_secret`` extras (for ``appsecret_proof`` and the app token ``<app_id>|<app_secret>`` that
+    ``debug_token`` accepts); off by default because the hook does not know ``app_id`` yet and warns about
+    it.
 
     :returns: ``(env, facts)``; facts has ``brands``, ``creators_with_connection``,
-        ``creators_without_connection``, ``ledger_path``, ``output_uri``.
+        ``creators_without_connection``, ``ledger_path``, ``output_uri``, ``app_id``.
     """
     tokens = sandbox.tokens()
+    app_info = sandbox.app()
+    app = {"app_id": app_info["app_id"], "app_secret": app_info["app_secret"]} if app_credentials else None
     chosen = sandbox_brands(sandbox, brands)
     by_business = {t["business_id"]: t for t in tokens if t["role"] == "brand" and not t["minted"]}
     env: dict[str, str] = {}
     for brand in chosen:
         token = by_business[brand["business_id"]]["access_token"]
         env[f"AIRFLOW_CONN_{brand['meta_conn_id'].upper()}"] = _meta_conn(
-            sandbox.url, sandbox.api_version, token
+            sandbox.url, sandbox.api_version, token, app
         )
     creators = [t for t in tokens if t["role"] == "creator" and not t["minted"]]
     with_conn = creators[: len(creators) - skip_creators] if skip_creators else creators
     without = creators[len(with_conn) :]
     for creator in with_conn:
         env[f"AIRFLOW_CONN_META_GRAPH_CREATOR_{creator['ig_user_id']}"] = _meta_conn(
-            sandbox.url, sandbox.api_version, creator["access_token"]
+            sandbox.url, sandbox.api_version, creator["access_token"], app
         )
     ledger_path = state_dir / "partnership_ads.db"
     env["AIRFLOW_CONN_PARTNERSHIP_ADS_DB"] = json.dumps({"conn_type": "sqlite", "host": str(ledger_path)})
@@ -107,6 +112,7 @@ def pipeline_environment(
         "creators_without_connection": [c["ig_user_id"] for c in without],
         "ledger_path": ledger_path,
         "output_uri": output_uri,
+        "app_id": app_info["app_id"],
     }
     return env, facts
 
@@ -186,10 +192,14 @@ def main() -> int:
     airflow_home.mkdir(parents=True)
     print(f"[demo] state folder: {demo}")
     print("[demo] starting the graph sandbox ...")
-    sandbox = spawn_sandbox(port=0, seed=7, items=500)
+    # The token-health examples: creators whose tokens are expiring, expired and missing a scope, so the run
+    # shows its Tokens section; the app credentials let debug_token use the app token.
+    sandbox = spawn_sandbox(port=0, seed=7, items=500, token_health_examples=True)
     try:
         print(f"[demo] sandbox listening on {sandbox.url}")
-        extra, facts = pipeline_environment(sandbox, state_dir=demo, output_uri=str(out))
+        extra, facts = pipeline_environment(
+            sandbox, state_dir=demo, output_uri=str(out), app_credentials=True
+        )
         env = airflow_environment(airflow_home, extra)
         print(
             f"[demo] brands: {', '.join(b['business_id'] for b in facts['brands'])}; creator connections for "
@@ -250,7 +260,9 @@ def report(sandbox: Any, ledger: Any, run_id: str, facts: dict[str, Any], out: P
         print(f"  file {path}")
     awaiting = {b: e.get("awaiting_creator_authorisation", 0) for b, e in summary["brands"].items()}
     print(f"  awaiting creator authorisation (no meta_graph_creator_<id> connection): {awaiting}")
-    problems = []
+    reauthorise = {b: e.get("awaiting_creator_reauthorisation", 0) for b, e in summary["brands"].items()}
+    print(f"  awaiting creator re-authorisation (token expired, invalid or missing a scope): {reauthorise}")
+    problems = token_report(sandbox, ledger, summary)
     issued = summary["totals"]["issued"]
     if issued != len(created):
         problems.append(f"the summary says {issued} issued, the sandbox created {len(created)}")
@@ -270,6 +282,28 @@ def report(sandbox: Any, ledger: Any, run_id: str, facts: dict[str, Any], out: P
         "every delivered code is valid at the sandbox."
     )
     return 0
+
+
+def token_report(sandbox: Any, ledger: Any, summary: dict[str, Any]) -> list[str]:
+    """Print the run's Tokens section (from the ledger's checks); the problems when the examples do not show
+    (an expiring and an expired creator, the expired one's items awaiting re-authorisation, no failed POST).
+    """
+    from partnership_ads.conn_ids import CREATOR_CONN_PREFIX
+    from partnership_ads.token_health import tokens_report, tokens_section
+
+    creators = [h for h in ledger.token_health_records() if h.conn_id.startswith(CREATOR_CONN_PREFIX)]
+    report = tokens_report(creators)
+    print(f"\n[demo] {tokens_section(report)}\n")
+    problems: list[str] = []
+    for state in ("expiring", "expired"):
+        if not report["counts"].get(state):
+            problems.append(f"no {state} creator token in the Tokens section")
+    if report["counts"].get("expired") and not summary["totals"].get("awaiting_creator_reauthorisation"):
+        problems.append("the expired creator's items are not awaiting re-authorisation")
+    refused = [r for r in sandbox.requests_log() if r.get("method") == "POST" and r.get("error_code") == 190]
+    if refused or summary["totals"].get("failed"):
+        problems.append(f"{len(refused)} POST(s) refused with 190, {summary['totals'].get('failed')} failed")
+    return problems
 
 
 if __name__ == "__main__":

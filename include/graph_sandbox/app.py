@@ -122,6 +122,45 @@ def create_app(world: World, config: dict[str, Any]) -> FastAPI:
             return control_error(str(exc))
         return JSONResponse(record.public())
 
+    async def _token_change(record: Any, request: Request) -> Response:
+        try:
+            fields = await request.json()
+            if not isinstance(fields, dict):
+                raise ValueError("body must be a JSON object")
+            fields = {k: v for k, v in fields.items() if k != "access_token"}
+            return JSONResponse(state.change_token(record, fields).public())
+        except ValueError as exc:
+            return control_error(str(exc))
+
+    @app.patch(f"{CONTROL}/tokens")
+    async def change_token_by_value(request: Request) -> Response:
+        # The token travels in the JSON body, never in the URL (URLs end up in logs).
+        try:
+            body = await request.json()
+        except ValueError:
+            return control_error("body must be a JSON object")
+        token = body.get("access_token") if isinstance(body, dict) else None
+        record = state.tokens.get(token) if isinstance(token, str) else None
+        if record is None:
+            return control_error(
+                "no such token: give its access_token in the body, or its owner in the path", 404
+            )
+        return await _token_change(record, request)
+
+    @app.patch(CONTROL + "/tokens/{key}")
+    async def change_token(key: str, request: Request) -> Response:
+        try:
+            record = state.find_token(key)
+        except LookupError as exc:
+            return control_error(str(exc), 404)
+        except ValueError as exc:
+            return control_error(str(exc), 409)
+        return await _token_change(record, request)
+
+    @app.get(f"{CONTROL}/apps")
+    async def list_apps() -> dict[str, Any]:
+        return {"data": state.apps()}
+
     @app.get(f"{CONTROL}/world")
     async def world_summary() -> dict[str, Any]:
         return {
@@ -147,6 +186,11 @@ def create_app(world: World, config: dict[str, Any]) -> FastAPI:
                 }
                 for c in world.creators
             ],
+            "apps": [{"app_id": a.app_id, "name": a.name} for a in world.apps.values()],
+            "token_health_examples": {
+                "enabled": state.config["token_health_examples"],
+                **world.token_health,
+            },
         }
 
     @app.patch(CONTROL + "/items/{content_id}")
@@ -211,9 +255,16 @@ def create_app(world: World, config: dict[str, Any]) -> FastAPI:
             changes = await request.json()
             if not isinstance(changes, dict):
                 raise ConfigError("body must be a JSON object")
-            state.config.update(validate_config(changes))
+            clean = validate_config(changes)
         except (ConfigError, ValueError) as exc:
             return control_error(str(exc))
+        reseed = (
+            clean.get("token_health_examples", state.config["token_health_examples"])
+            != (state.config["token_health_examples"])
+        )
+        state.config.update(clean)
+        if reseed:
+            state.seed_tokens()
         return JSONResponse(state.config)
 
     @app.get(f"{CONTROL}/clock")
@@ -335,9 +386,11 @@ def _dispatch(
     if not parts or not graph.VERSION_RE.match(parts[0]):
         raise errors.unknown_path(path)
     rest = parts[1:]
-    token = graph.authenticate(state, params, authorization)
     if rest == ["debug_token"] and method == "GET":
-        return graph.debug_token(state, params), {}
+        # An app access token is accepted here (and only here), so the caller is resolved differently.
+        viewer = graph.debug_token_viewer(state, params, authorization)
+        return graph.debug_token(state, viewer, params), {}
+    token = graph.authenticate(state, params, authorization)
     if len(rest) == 2 and rest[1] == _DISCOVERY_EDGE and method == "GET":
         business_key = rest[0]
         allowed, headers = state.count_call(token, business_key)

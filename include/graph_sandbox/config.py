@@ -28,6 +28,10 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "null_fields": "null",
     # Whether `Authorization: Bearer|OAuth <token>` is honoured (unconfirmed for graph.facebook.com).
     "accept_authorization_header": True,
+    # The default world's token-health examples: three creators whose tokens are expiring, expired, or
+    # missing instagram_branded_content_creator (see world.token_health_tokens). Off by default: an
+    # expired creator's calls fail with 190/463, which changes what the demo and the pipeline's tests see.
+    "token_health_examples": False,
 }
 
 _CHOICES = {"ad_code_repeat": ("same", "rotate"), "null_fields": ("null", "omit")}
@@ -62,7 +66,7 @@ def validate_config(changes: dict[str, Any]) -> dict[str, Any]:
             ):
                 raise ConfigError("app_secrets must be an object {app_id: secret}")
             value = dict(value)
-        elif key == "accept_authorization_header":
+        elif key in ("accept_authorization_header", "token_health_examples"):
             if not isinstance(value, bool):
                 raise ConfigError(f"{key} must be true or false")
         elif key == "buc_type" and not isinstance(value, str):

@@ -97,8 +97,40 @@ def token_invalid() -> GraphError:
     )
 
 
-def token_expired(when: str) -> GraphError:
-    return GraphError(f"Error validating access token: Session has expired on {when}.", code=190, subcode=463)
+def token_expired(when: str, now: str | None = None) -> GraphError:
+    current = f" The current time is {now}." if now else ""
+    return GraphError(
+        f"Error validating access token: Session has expired on {when}.{current}", code=190, subcode=463
+    )
+
+
+def token_session_invalidated() -> GraphError:
+    """190/460: the session was invalidated (password change, security reset)."""
+    return GraphError(
+        "Error validating access token: The session has been invalidated because the user changed their "
+        "password or Facebook has changed the session for security reasons.",
+        code=190,
+        subcode=460,
+    )
+
+
+def token_deauthorised(app_id: str) -> GraphError:
+    """190/458: the user removed the app (de-authorised it)."""
+    return GraphError(
+        f"Error validating access token: The user has not authorized application {app_id}.",
+        code=190,
+        subcode=458,
+    )
+
+
+def app_token_invalid() -> GraphError:
+    """An app access token (`<app_id>|<app_secret>`) whose app is unknown or whose secret is wrong."""
+    return GraphError("Invalid OAuth access token signature.", code=190)
+
+
+def debug_token_other_app() -> GraphError:
+    """debug_token called with a token of another app than the inspected token's."""
+    return GraphError("(#100) The App_id in the input_token did not match the Viewing App", code=100)
 
 
 def appsecret_proof_missing() -> GraphError:

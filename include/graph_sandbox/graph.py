@@ -94,13 +94,30 @@ def authenticate(state: SandboxState, params: dict[str, str], authorization: str
     if record is None:
         raise errors.token_invalid()
     now = state.now()
-    if record.expires_at is not None and record.expires_at <= now:
-        when = dt.datetime.fromtimestamp(record.expires_at, dt.UTC).strftime("%A, %d-%b-%y %H:%M:%S UTC")
-        raise errors.token_expired(when)
+    problem = token_problem(record, now)
+    if problem is not None:
+        raise problem
     secret = state.config["app_secrets"].get(record.app_id)
     if secret:
         check_appsecret_proof(secret, token, params, now)
     return record
+
+
+def meta_time(ts: float) -> str:
+    """A time as Meta writes it in token errors: `Tuesday, 01-Dec-26 12:00:00 UTC`."""
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%A, %d-%b-%y %H:%M:%S UTC")
+
+
+def token_problem(record: TokenRecord, now: float) -> errors.GraphError | None:
+    """Why a known token fails every call (190 with 458 de-authorised, 460 invalidated, 463 expired), or
+    None while it is valid. De-authorisation is checked first: it outlives any new session or expiry."""
+    if record.deauthorised:
+        return errors.token_deauthorised(record.app_id)
+    if record.invalidated:
+        return errors.token_session_invalidated()
+    if record.expires_at is not None and record.expires_at <= now:
+        return errors.token_expired(meta_time(record.expires_at), meta_time(now))
+    return None
 
 
 def check_appsecret_proof(secret: str, token: str, params: dict[str, str], now: float) -> None:
@@ -122,24 +139,59 @@ def check_appsecret_proof(secret: str, token: str, params: dict[str, str], now: 
         raise errors.appsecret_proof_invalid()
 
 
-def debug_token(state: SandboxState, params: dict[str, str]) -> dict[str, Any]:
-    """GET /debug_token?input_token=...: validity, expiry and scopes of a token."""
-    token = params.get("input_token", "")
+def debug_token_viewer(state: SandboxState, params: dict[str, str], authorization: str | None) -> str:
+    """The app on whose behalf debug_token is called: the app of an app access token
+    (`<app_id>|<app_secret>`), else of a valid token (authenticated as for any call). Returns its app_id."""
+    token = extract_token(params, authorization, state.config["accept_authorization_header"])
+    if token and "|" in token:
+        app_id, _, secret = token.partition("|")
+        expected = state.app_secret(app_id)
+        if expected is None or not hmac.compare_digest(expected.encode(), secret.encode()):
+            raise errors.app_token_invalid()
+        return app_id
+    return authenticate(state, params, authorization).app_id
+
+
+def debug_token(state: SandboxState, viewer_app_id: str, params: dict[str, str]) -> dict[str, Any]:
+    """GET /debug_token?input_token=...: what Meta's debug_token says about a token.
+
+    A token of another app than the viewer's is refused with (#100). An unknown or malformed token, or a
+    known one that is expired, invalidated or de-authorised, answers 200 with `is_valid: false` and an
+    `error` object (`code` 190, `subcode`, `message`), as Meta does.
+    """
+    token = params.get("input_token")
+    if not token:
+        raise invalid_param("The parameter input_token is required")
     record = state.tokens.get(token)
     if record is None:
-        return {"data": {"is_valid": False, "error": {"code": 190, "message": "Invalid OAuth access token."}}}
-    valid = record.expires_at is None or record.expires_at > state.now()
-    return {
-        "data": {
-            "app_id": record.app_id,
-            "type": "USER",
-            "application": "Partnership Ads Sandbox",
-            "expires_at": int(record.expires_at) if record.expires_at else 0,
-            "is_valid": valid,
-            "scopes": list(record.scopes),
-            "user_id": record.ig_user_id or record.fb_page_id or record.business_id,
-        }
+        message = (
+            "Invalid OAuth access token."
+            if _TOKEN_RE.match(token)
+            else "Invalid OAuth access token - Cannot parse access token"
+        )
+        return {"data": {"error": {"code": 190, "message": message}, "is_valid": False, "scopes": []}}
+    if record.app_id != viewer_app_id:
+        raise errors.debug_token_other_app()
+    app = state.world.apps.get(record.app_id)
+    data: dict[str, Any] = {
+        "app_id": record.app_id,
+        "type": record.type,
+        "application": app.name if app is not None else record.app_id,
+        "data_access_expires_at": int(record.data_access_expires_at or 0),
+        "expires_at": int(record.expires_at or 0),
+        "is_valid": True,
+        "issued_at": int(record.issued_at),
+        "scopes": list(record.scopes),
+        "granular_scopes": [g.public() for g in record.granular_scopes],
+        "user_id": record.user_id,
     }
+    if record.type == "PAGE" and record.fb_page_id:
+        data["profile_id"] = record.fb_page_id
+    problem = token_problem(record, state.now())
+    if problem is not None:
+        data["is_valid"] = False
+        data["error"] = {"code": problem.code, "message": problem.message, "subcode": problem.subcode}
+    return {"data": data}
 
 
 # parameter parsing ------------------------------------------------------------------------------
@@ -477,6 +529,12 @@ def ad_code(state: SandboxState, token: TokenRecord, method: str, media_id: str)
     for needed in ("instagram_basic", CREATOR_SCOPE):
         if needed not in scopes:
             raise permission_denied(f"Managing a partnership ad code requires the {needed} permission")
+        # A granular grant narrows the scope to its target accounts: the media's owner must be one of them.
+        if not token.grants(needed, item.author.ig_user_id):
+            raise permission_denied(
+                f"Managing a partnership ad code requires the {needed} permission on the Instagram account "
+                "that owns the media; this token holds it for other accounts only"
+            )
     if not token.ig_user_id or token.ig_user_id != item.author.ig_user_id:
         raise permission_denied(
             "Only the Instagram account that owns this media can create or delete its partnership ad code"

@@ -18,7 +18,17 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from include.graph_sandbox.config import make_config
-from include.graph_sandbox.world import AD_ELIGIBILITIES, PartnerEntry, TokenRecord, make_ad_code, make_token
+from include.graph_sandbox.world import (
+    AD_ELIGIBILITIES,
+    TOKEN_TYPES,
+    GranularScope,
+    PartnerEntry,
+    TokenRecord,
+    make_ad_code,
+    make_token,
+    make_user_id,
+    token_health_tokens,
+)
 
 if TYPE_CHECKING:
     from include.graph_sandbox.world import World
@@ -32,6 +42,44 @@ def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _unix_time(name: str, value: Any) -> float | None:
+    """A unix time from a control call; 0 and null mean never (debug_token's 0)."""
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name} must be a unix time (0 or null: never)")
+    return float(value) or None
+
+
+def _scopes(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+        raise ValueError("scopes must be a list of strings")
+    return tuple(value)
+
+
+def _granular(value: Any) -> tuple[GranularScope, ...]:
+    """`granular_scopes` as debug_token writes them: [{"scope": ..., "target_ids": [...]}]."""
+    if not isinstance(value, list):
+        raise ValueError('granular_scopes must be a list of {"scope", "target_ids"}')
+    entries = []
+    for entry in value:
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("scope"), str)
+            or set(entry)
+            - {
+                "scope",
+                "target_ids",
+            }
+        ):
+            raise ValueError('each granular scope must be {"scope": str, "target_ids": [str, ...]}')
+        targets = entry.get("target_ids") or []
+        if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+            raise ValueError("target_ids must be a list of id strings")
+        entries.append(GranularScope(entry["scope"], tuple(targets)))
+    return tuple(entries)
 
 
 @dataclass(slots=True)
@@ -207,7 +255,6 @@ class SandboxState:
         for content_id, entries in self.original_entries.items():
             self.world.by_id[content_id].entries = entries
         self.original_entries = {}
-        self.tokens = {t.access_token: t for t in self.world.tokens}
         self.minted = 0
         self.current_code = {}
         self.code_records = {}
@@ -226,42 +273,164 @@ class SandboxState:
         self.webhook = []
         if config:
             self.config = make_config(**self.startup_config)
+        self.tokens = {}
+        self.seed_tokens()
 
     # tokens -------------------------------------------------------------------------------------
+    def seed_tokens(self) -> None:
+        """Put the world's tokens back as generated (with the token-health examples when the setting is on),
+        keeping minted ones. Called by reset() and when `token_health_examples` changes."""
+        minted = {k: t for k, t in self.tokens.items() if t.minted}
+        self.tokens = {t.access_token: t for t in self.world.tokens}
+        if self.config["token_health_examples"]:
+            self.tokens.update({t.access_token: t for t in token_health_tokens(self.world)})
+        self.tokens.update(minted)
+
+    def app_secret(self, app_id: str) -> str | None:
+        """The app's secret: the `app_secrets` setting's (which also requires appsecret_proof), else the
+        world's generated one."""
+        configured = self.config["app_secrets"].get(app_id)
+        if configured:
+            return configured
+        app = self.world.apps.get(app_id)
+        return app.app_secret if app is not None else None
+
+    def apps(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "app_id": app.app_id,
+                "name": app.name,
+                "app_secret": self.app_secret(app.app_id),
+                "requires_appsecret_proof": bool(self.config["app_secrets"].get(app.app_id)),
+            }
+            for app in self.world.apps.values()
+        ]
+
     def mint_token(self, fields: dict[str, Any]) -> TokenRecord:
-        """Create a token with any scope set (`role`, `scopes`, ids, optional `app_id`, `expires_at`)."""
-        known = {"role", "scopes", "business_id", "fb_page_id", "ig_user_id", "app_id", "expires_at", "label"}
+        """Create a token with any scope set (`role`, `scopes`, ids, optional `app_id`, `expires_at`, `type`,
+        `granular_scopes`, `issued_at`, `data_access_expires_at`, `label`)."""
+        known = {
+            "role",
+            "scopes",
+            "business_id",
+            "fb_page_id",
+            "ig_user_id",
+            "app_id",
+            "expires_at",
+            "label",
+            "type",
+            "granular_scopes",
+            "issued_at",
+            "data_access_expires_at",
+        }
         unknown = set(fields) - known
         if unknown:
             raise ValueError(f"unknown token fields {sorted(unknown)}; known: {sorted(known)}")
         role = fields.get("role", "creator")
         if role not in ("brand", "creator"):
             raise ValueError("role must be 'brand' or 'creator'")
-        scopes = fields.get("scopes", [])
-        if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
-            raise ValueError("scopes must be a list of strings")
+        scopes = _scopes(fields.get("scopes", []))
         for key in ("business_id", "fb_page_id", "ig_user_id", "app_id", "label"):
             if fields.get(key) is not None and not isinstance(fields[key], str):
                 raise ValueError(f"{key} must be a string or null")
-        expires_at = fields.get("expires_at")
-        if expires_at is not None and not isinstance(expires_at, int | float):
-            raise ValueError("expires_at must be a unix time or null")
+        token_type = fields.get("type") or ("SYSTEM_USER" if role == "brand" else "USER")
+        if token_type not in TOKEN_TYPES:
+            raise ValueError(f"type must be one of {list(TOKEN_TYPES)}")
+        issued_at = _unix_time("issued_at", fields.get("issued_at"))
         self.minted += 1
         rng = random.Random(f"minted:{self.world.seed}:{self.minted}")
+        value = make_token(rng, "Minted")
         record = TokenRecord(
-            make_token(rng, "Minted"),
+            value,
             role,
-            tuple(scopes),
+            scopes,
             fields.get("business_id"),
             fields.get("fb_page_id"),
             fields.get("ig_user_id"),
             app_id=fields.get("app_id") or self.world.tokens[0].app_id,
-            expires_at=float(expires_at) if expires_at is not None else None,
+            expires_at=_unix_time("expires_at", fields.get("expires_at")),
             label=fields.get("label") or "minted",
             minted=True,
+            type=token_type,
+            user_id=make_user_id(value),
+            issued_at=issued_at if issued_at is not None else self.now(),
+            data_access_expires_at=_unix_time("data_access_expires_at", fields.get("data_access_expires_at")),
+            granular_scopes=_granular(fields.get("granular_scopes", [])),
         )
         self.tokens[record.access_token] = record
         return record
+
+    def find_token(self, key: str) -> TokenRecord:
+        """The token a control call names by its `user_id` or its owner's id (`ig_user_id`, `business_id`,
+        `fb_page_id`), so token values never appear in URLs. A generated token wins over minted ones for the
+        same owner; two candidates of the same kind are an error (name the token by `user_id` then).
+        Raises LookupError or ValueError."""
+        for record in self.tokens.values():
+            if record.user_id == key:
+                return record
+        owned = [t for t in self.tokens.values() if key in (t.ig_user_id, t.business_id, t.fb_page_id)]
+        generated = [t for t in owned if not t.minted]
+        candidates = generated or owned
+        if not candidates:
+            raise LookupError(f"no token with user_id or owner id {key}")
+        if len(candidates) > 1:
+            raise ValueError(
+                f"{len(candidates)} tokens belong to {key}; name one by its user_id: "
+                + ", ".join(t.user_id for t in candidates)
+            )
+        return candidates[0]
+
+    def change_token(self, record: TokenRecord, fields: dict[str, Any]) -> TokenRecord:
+        """Expire, invalidate, de-authorise or re-scope a token; undone by reset().
+
+        `expires_at` (unix time; 0 or null: never), `expires_in` (seconds from the sandbox clock's now; 0
+        expires it at once), `data_access_expires_at`, `invalidated`, `deauthorised` (booleans), `scopes`,
+        `granular_scopes` ([{"scope", "target_ids"}]). Raises ValueError naming a bad field.
+        """
+        known = {
+            "expires_at",
+            "expires_in",
+            "data_access_expires_at",
+            "invalidated",
+            "deauthorised",
+            "scopes",
+            "granular_scopes",
+        }
+        unknown = set(fields) - known
+        if unknown:
+            raise ValueError(f"unknown token changes {sorted(unknown)}; known: {sorted(known)}")
+        if not fields:
+            raise ValueError(f"nothing to change; known: {sorted(known)}")
+        changes: dict[str, Any] = {}
+        if "expires_at" in fields and "expires_in" in fields:
+            raise ValueError("give expires_at or expires_in, not both")
+        if "expires_at" in fields:
+            changes["expires_at"] = _unix_time("expires_at", fields["expires_at"])
+        if "expires_in" in fields:
+            seconds = fields["expires_in"]
+            if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+                raise ValueError("expires_in must be a non-negative number of seconds")
+            changes["expires_at"] = self.now() + seconds
+        if "data_access_expires_at" in fields:
+            changes["data_access_expires_at"] = _unix_time(
+                "data_access_expires_at", fields["data_access_expires_at"]
+            )
+        for flag in ("invalidated", "deauthorised"):
+            if flag in fields:
+                if not isinstance(fields[flag], bool):
+                    raise ValueError(f"{flag} must be true or false")
+                changes[flag] = fields[flag]
+        if "scopes" in fields:
+            changes["scopes"] = _scopes(fields["scopes"])
+            if "granular_scopes" not in fields:
+                # Granular entries of scopes the token no longer holds go with them.
+                kept = set(changes["scopes"])
+                changes["granular_scopes"] = tuple(g for g in record.granular_scopes if g.scope in kept)
+        if "granular_scopes" in fields:
+            changes["granular_scopes"] = _granular(fields["granular_scopes"])
+        updated = replace(record, **changes)
+        self.tokens[updated.access_token] = updated
+        return updated
 
     # items --------------------------------------------------------------------------------------
     def set_eligibility(self, content_id: str, fields: dict[str, Any]) -> dict[str, Any]:

@@ -76,6 +76,52 @@ class SandboxClient:
         """Mint a token with any scope set; returns the access token."""
         return self.control("POST", "tokens", json=fields).json()["access_token"]
 
+    def apps(self) -> list[dict[str, Any]]:
+        """Every app: `app_id`, `name`, `app_secret` (the effective one) and `requires_appsecret_proof`."""
+        return self.control("GET", "apps").json()["data"]
+
+    def app(self, app_id: str | None = None) -> dict[str, Any]:
+        """One app (the default one unless `app_id` is given), plus its app access token `app_token`
+        (`<app_id>|<app_secret>`, what debug_token accepts as `access_token`)."""
+        for app in self.apps():
+            if app_id is None or app["app_id"] == app_id:
+                return {**app, "app_token": f"{app['app_id']}|{app['app_secret']}"}
+        raise LookupError(f"no app {app_id}")
+
+    def change_token(self, token: str, **changes: Any) -> dict[str, Any]:
+        """Change a token (see state.change_token); returns its record. `token` is its `user_id`, its owner's
+        id (`ig_user_id`, `business_id`, `fb_page_id`) or the access token itself, which then travels in
+        the JSON body, never in the URL."""
+        if token.startswith("EAA"):
+            return self.control("PATCH", "tokens", json={"access_token": token, **changes}).json()
+        return self.control("PATCH", f"tokens/{token}", json=changes).json()
+
+    def expire_token(self, token: str, *, in_seconds: float = 0) -> dict[str, Any]:
+        """Expire a token now (190/463 from then on), or `in_seconds` from now on the sandbox clock."""
+        return self.change_token(token, expires_in=in_seconds)
+
+    def invalidate_token(self, token: str) -> dict[str, Any]:
+        """Invalidate a token's session: every call fails with 190/460 until reset()."""
+        return self.change_token(token, invalidated=True)
+
+    def deauthorise_token(self, token: str) -> dict[str, Any]:
+        """The user removes the app: every call fails with 190/458 until reset()."""
+        return self.change_token(token, deauthorised=True)
+
+    def rescope_token(
+        self,
+        token: str,
+        scopes: list[str] | None = None,
+        granular_scopes: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Replace a token's `scopes` and/or `granular_scopes` ([{"scope", "target_ids"}]) until reset()."""
+        changes: dict[str, Any] = {}
+        if scopes is not None:
+            changes["scopes"] = scopes
+        if granular_scopes is not None:
+            changes["granular_scopes"] = granular_scopes
+        return self.change_token(token, **changes)
+
     def reset(self, *, config: bool = False) -> None:
         """Back to the seeded state (and, with `config=True`, to the startup config)."""
         self.control("POST", "reset", json={"config": config})

@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 import random
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 INSTAGRAM = "INSTAGRAM"
 FACEBOOK = "FACEBOOK"
@@ -38,9 +38,21 @@ BRAND_SCOPES = (
     "facebook_branded_content_ads_brand",
     "instagram_branded_content_creator",
 )
+CREATOR_SCOPE = "instagram_branded_content_creator"
 CREATOR_SCOPES = ("instagram_basic", "business_management", "instagram_branded_content_creator")
 
 DEFAULT_APP_ID = "1029384756647382"
+DEFAULT_APP_NAME = "Partnership Ads Sandbox"
+# debug_token's `type`: what kind of Meta user the token speaks for.
+TOKEN_TYPES = ("USER", "SYSTEM_USER", "PAGE")
+# Meta's data access window: a user token's access to user data lapses 90 days after the user last used
+# the app, whatever the token's own expiry.
+DATA_ACCESS_WINDOW_S = 90 * 86400
+# When the default world's tokens were issued, counted back from midnight UTC of `today`.
+TOKEN_ISSUED_DAYS_AGO = 30
+# The token-health examples (setting `token_health_examples`): which state each example creator is in.
+TOKEN_HEALTH_KINDS = ("expiring", "expired", "missing_creator_scope")
+EXPIRING_IN_S = 4 * 86400  # from midnight UTC of `today`: between 3 and 4 days from now, within 7
 EXAMPLE_BUSINESS_ID = "650157780891832"
 EXAMPLE_IG_USER_ID = "26702275725799"
 
@@ -175,8 +187,30 @@ class Item:
 
 
 @dataclass(frozen=True, slots=True)
+class GranularScope:
+    """One `granular_scopes` entry of debug_token: a scope granted on some objects only (`target_ids`).
+
+    A scope in `scopes` without a granular entry (or with an empty `target_ids`) applies to every object.
+    """
+
+    scope: str
+    target_ids: tuple[str, ...] = ()
+
+    def public(self) -> dict[str, object]:
+        body: dict[str, object] = {"scope": self.scope}
+        if self.target_ids:
+            body["target_ids"] = list(self.target_ids)
+        return body
+
+
+@dataclass(frozen=True, slots=True)
 class TokenRecord:
-    """An access token the sandbox accepts. `expires_at` is a unix time or None (never expires)."""
+    """An access token the sandbox knows, with what Meta's debug_token tells about it.
+
+    Times are unix times on the sandbox clock; `expires_at` None means it never expires (debug_token says
+    0). `invalidated` and `deauthorised` are set by the control API (Meta: the session was invalidated, the
+    user removed the app); a token in either state, or past `expires_at`, fails every call with code 190.
+    """
 
     access_token: str
     role: str
@@ -188,6 +222,13 @@ class TokenRecord:
     expires_at: float | None = None
     label: str = ""
     minted: bool = False
+    type: str = "USER"
+    user_id: str = ""
+    issued_at: float = 0.0
+    data_access_expires_at: float | None = None
+    granular_scopes: tuple[GranularScope, ...] = ()
+    invalidated: bool = False
+    deauthorised: bool = False
 
     def public(self) -> dict[str, object]:
         return {
@@ -201,7 +242,65 @@ class TokenRecord:
             "expires_at": self.expires_at,
             "label": self.label,
             "minted": self.minted,
+            "type": self.type,
+            "user_id": self.user_id,
+            "issued_at": self.issued_at,
+            "data_access_expires_at": self.data_access_expires_at,
+            "granular_scopes": [g.public() for g in self.granular_scopes],
+            "invalidated": self.invalidated,
+            "deauthorised": self.deauthorised,
         }
+
+    def targets_of(self, scope: str) -> tuple[str, ...] | None:
+        """The objects `scope` is granted on: None for every object, () when the token lacks the scope."""
+        if scope not in self.scopes:
+            return ()
+        for granular in self.granular_scopes:
+            if granular.scope == scope:
+                return granular.target_ids or None
+        return None
+
+    def grants(self, scope: str, target_id: str | None) -> bool:
+        """Whether the token holds `scope` on `target_id` (granular scopes narrow it to their targets)."""
+        targets = self.targets_of(scope)
+        return targets is None or (target_id is not None and target_id in targets)
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    """A Meta app: every token belongs to one. `app_secret` makes the app token `<app_id>|<app_secret>`."""
+
+    app_id: str
+    name: str
+    app_secret: str
+
+
+def make_app_secret(seed: int, app_id: str) -> str:
+    """A deterministic, obviously fake 32-hex-digit app secret (Meta's are 32 hex digits too)."""
+    return hashlib.sha256(f"app_secret:{seed}:{app_id}".encode()).hexdigest()[:32]
+
+
+def make_user_id(access_token: str) -> str:
+    """The app-scoped user id debug_token reports for a token: a stable 16-digit id derived from it.
+
+    Derived by hashing, not drawn from the token generator, so that adding it changed no token value.
+    """
+    return "1" + str(int(hashlib.sha256(f"user:{access_token}".encode()).hexdigest(), 16))[:15]
+
+
+def granular_for(
+    scopes: tuple[str, ...], *, business_id: str | None, fb_page_id: str | None, ig_user_id: str | None
+) -> tuple[GranularScope, ...]:
+    """The granular scopes Meta reports for a token of these accounts: each scope on the account it is for."""
+    targets = {
+        "business_management": business_id,
+        "instagram_basic": ig_user_id,
+        "instagram_branded_content_creator": ig_user_id,
+        "instagram_branded_content_ads_brand": ig_user_id,
+        "facebook_branded_content_ads_brand": fb_page_id,
+        "pages_read_engagement": fb_page_id,
+    }
+    return tuple(GranularScope(s, (targets[s],)) for s in scopes if targets.get(s))
 
 
 @dataclass(slots=True)
@@ -214,6 +313,10 @@ class World:
     creators: list[Account]
     items: list[Item]
     tokens: list[TokenRecord]
+    apps: dict[str, App] = field(default_factory=dict)
+    # kind (TOKEN_HEALTH_KINDS) -> the IG account of the creator whose token shows it when the setting
+    # `token_health_examples` is on (state.py applies them; see token_health_tokens).
+    token_health: dict[str, str] = field(default_factory=dict)
     by_id: dict[str, Item] = field(default_factory=dict)
     by_permalink: dict[str, Item] = field(default_factory=dict)
     # pair_key -> item indexes in RECOMMENDED / DATE order
@@ -408,35 +511,96 @@ def build_world(
     _add_seed_examples(businesses, generated)
 
     token_rng = random.Random(f"tokens:{seed}")
+    midnight = dt.datetime.combine(today, dt.time(), dt.UTC).timestamp()
+    issued_at = midnight - TOKEN_ISSUED_DAYS_AGO * 86400
     tokens: list[TokenRecord] = []
     for business in businesses.values():
         pair = business.pairs[0]
+        value = make_token(token_rng, "Brand")
         tokens.append(
             TokenRecord(
-                make_token(token_rng, "Brand"),
+                value,
                 "brand",
                 BRAND_SCOPES,
                 business.business_id,
                 pair.fb_page_id,
                 pair.ig_user_id,
                 label=f"brand: {business.name}" + (" (seed example)" if business.example else ""),
+                # A brand's scheduled jobs use a system user's never-expiring token (Meta's advice).
+                type="SYSTEM_USER",
+                user_id=make_user_id(value),
+                issued_at=issued_at,
+                granular_scopes=granular_for(
+                    BRAND_SCOPES,
+                    business_id=business.business_id,
+                    fb_page_id=pair.fb_page_id,
+                    ig_user_id=pair.ig_user_id,
+                ),
             )
         )
     for creator in creators:
+        value = make_token(token_rng, "Creator")
         tokens.append(
             TokenRecord(
-                make_token(token_rng, "Creator"),
+                value,
                 "creator",
                 CREATOR_SCOPES,
                 None,
                 creator.fb_page_id,
                 creator.ig_user_id,
                 label=f"creator: {creator.display_name}",
+                type="USER",
+                user_id=make_user_id(value),
+                issued_at=issued_at,
+                data_access_expires_at=issued_at + DATA_ACCESS_WINDOW_S,
+                granular_scopes=granular_for(
+                    CREATOR_SCOPES,
+                    business_id=None,
+                    fb_page_id=creator.fb_page_id,
+                    ig_user_id=creator.ig_user_id,
+                ),
             )
         )
-    world = World(seed, today, businesses, creators, generated, tokens)
+    apps = {DEFAULT_APP_ID: App(DEFAULT_APP_ID, DEFAULT_APP_NAME, make_app_secret(seed, DEFAULT_APP_ID))}
+    world = World(seed, today, businesses, creators, generated, tokens, apps=apps)
+    world.token_health = _pick_token_health(seed, creators)
     _index(world)
     return world
+
+
+def _pick_token_health(seed: int, creators: list[Account]) -> dict[str, str]:
+    """Which creators show the token-health examples: drawn from the seed among every creator but the last.
+
+    The demo environment (include/demo.py) gives every creator but the last a connection, so each example
+    creator is one the pipeline holds a token for. Drawn from its own generator, so no other value moves.
+    """
+    candidates = [c.ig_user_id for c in creators[:-1] if c.ig_user_id]
+    chosen = random.Random(f"token-health:{seed}").sample(candidates, k=min(len(candidates), 3))
+    return dict(zip(TOKEN_HEALTH_KINDS, chosen, strict=False))
+
+
+def token_health_tokens(world: World) -> list[TokenRecord]:
+    """The default creator tokens of the token-health examples, changed as each example says.
+
+    - expiring: expires 4 days after midnight UTC of `today` (3 to 4 days from now; an expiry check
+      looking 7 days ahead flags it);
+    - expired: expired one day before midnight UTC of `today`, so every call fails with 190/463;
+    - missing_creator_scope: lacks instagram_branded_content_creator, so ad code calls fail with (#10).
+    """
+    midnight = dt.datetime.combine(world.today, dt.time(), dt.UTC).timestamp()
+    by_ig = {t.ig_user_id: t for t in world.tokens if t.role == "creator"}
+    changed: list[TokenRecord] = []
+    for kind, ig_user_id in world.token_health.items():
+        token = by_ig[ig_user_id]
+        if kind == "expiring":
+            changed.append(replace(token, expires_at=midnight + EXPIRING_IN_S))
+        elif kind == "expired":
+            changed.append(replace(token, expires_at=midnight - 86400))
+        else:
+            scopes = tuple(s for s in token.scopes if s != CREATOR_SCOPE)
+            granular = tuple(g for g in token.granular_scopes if g.scope != CREATOR_SCOPE)
+            changed.append(replace(token, scopes=scopes, granular_scopes=granular))
+    return changed
 
 
 def _add_seed_examples(businesses: dict[str, Business], items: list[Item]) -> None:

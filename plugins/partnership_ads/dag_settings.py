@@ -73,6 +73,10 @@ MAX_CODES_LIMIT = 1_000_000
 #: ``creators_per_shard``: default and largest value (most creators one ``issue_ad_codes`` instance serves).
 DEFAULT_CREATORS_PER_SHARD = 50
 MAX_CREATORS_PER_SHARD = 1_000
+#: ``token_expiry_warning_days``: default and largest value (a creator token expiring within it is reported
+#: ``expiring``; Meta's long-lived user tokens last 60 days).
+DEFAULT_TOKEN_EXPIRY_WARNING_DAYS = 7
+MAX_TOKEN_EXPIRY_WARNING_DAYS = 60
 #: XCom key under which ``plan_issuance`` pushes each brand's plan counts (its return value is the shards
 #: ``issue_ad_codes`` is expanded over: Airflow maps only over a task's return value).
 PLANNED_KEY = "planned"

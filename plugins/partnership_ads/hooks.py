@@ -6,7 +6,7 @@ Public surface (names are a contract with the operators):
   :meth:`~PartnershipAdsHook.iter_advertisable_pages`,
   :meth:`~PartnershipAdsHook.lookup_advertisable_content`,
   :meth:`~PartnershipAdsHook.create_partnership_ad_code`,
-  :meth:`~PartnershipAdsHook.delete_partnership_ad_code`;
+  :meth:`~PartnershipAdsHook.delete_partnership_ad_code`, :meth:`~PartnershipAdsHook.inspect_token`;
 - :class:`DiscoveryScope`, the brand's discovery access used to resolve a POST whose outcome is unknown;
 - :class:`GraphAPIError` and its subclasses (re-exported from :mod:`partnership_ads.graph.errors`).
 
@@ -48,6 +48,7 @@ from partnership_ads.graph.pacing import Pacer
 from partnership_ads.graph.params import MAX_PAGE_SIZE
 from partnership_ads.graph.session import GraphAnswer, read_answer, secure_session, send
 from partnership_ads.graph.settings import ConnectionSettings
+from partnership_ads.graph.tokens import TokenInfo, Tokens
 from partnership_ads.graph.usage import parse_usage
 from partnership_ads.provider import CONN_TYPE, HOOK_NAME
 
@@ -72,6 +73,7 @@ __all__ = [
     "GraphThrottleError",
     "GraphTransientError",
     "PartnershipAdsHook",
+    "TokenInfo",
 ]
 
 
@@ -128,6 +130,8 @@ class PartnershipAdsHook(BaseHook):
         self.discovery = Discovery(self)
         #: The ad-code edge (see :class:`partnership_ads.graph.ad_codes.AdCodes`).
         self.ad_codes = AdCodes(self)
+        #: The token edge: debug_token (see :class:`partnership_ads.graph.tokens.Tokens`).
+        self.tokens = Tokens(self)
 
     # ------------------------------------------------------------------ connection and session
 
@@ -209,7 +213,13 @@ class PartnershipAdsHook(BaseHook):
     # ------------------------------------------------------------------ the request path
 
     def request(
-        self, method: str, path: str, *, params: dict[str, str] | None = None, expect: Expect | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        expect: Expect | None = None,
+        settings: ConnectionSettings | None = None,
     ) -> GraphAnswer:
         """Send one Graph call with retries. Writes whose outcome is unknown are never repeated here.
 
@@ -217,6 +227,8 @@ class PartnershipAdsHook(BaseHook):
         :param params: the query (GET) or form (POST, DELETE) parameters, credentials excluded.
         :param expect: the check of a successful answer's body: ``None`` when it has the expected shape,
             else a description of what was expected (the answer is then a retryable bad response).
+        :param settings: other credentials for this call only (debug_token's app token); default the
+            connection's.
         :raises GraphAPIError: the last error, when it is fatal, when retries are exhausted, when a throttle
             wait exceeds ``max_throttle_wait_seconds``, or (writes) when the outcome is unknown.
         """
@@ -224,7 +236,7 @@ class PartnershipAdsHook(BaseHook):
         retry_number = 0
         while True:
             self._pacer.wait(policy, method, path)
-            outcome = self._send_once(method, path, params, expect)
+            outcome = self._send_once(method, path, params, expect, settings)
             if isinstance(outcome, GraphAnswer):
                 return outcome
             error = outcome
@@ -275,9 +287,14 @@ class PartnershipAdsHook(BaseHook):
         return wait
 
     def _send_once(
-        self, method: str, path: str, params: dict[str, str] | None, expect: Expect | None
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None,
+        expect: Expect | None,
+        settings: ConnectionSettings | None = None,
     ) -> GraphAnswer | GraphAPIError:
-        settings = self.settings
+        settings = settings or self.settings
         sent = send(self.get_conn(), settings, method, path, params=params, unix_time=int(self._time()))
         if isinstance(sent, GraphAPIError):
             return sent
@@ -380,3 +397,11 @@ class PartnershipAdsHook(BaseHook):
     def delete_partnership_ad_code(self, ig_media_id: str) -> bool:
         """Delete the partnership ad code of an Instagram media (owner's connection); returns ``success``."""
         return self.ad_codes.delete(ig_media_id)
+
+    def inspect_token(self) -> TokenInfo:
+        """What Meta's ``debug_token`` says about this connection's token (validity, expiry, scopes).
+
+        Called with the app token ``app_id|app_secret`` when the connection has both extras, else with the
+        token itself. Details: :meth:`partnership_ads.graph.tokens.Tokens.inspect`.
+        """
+        return self.tokens.inspect()

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from partnership_ads.brand import Brand
     from partnership_ads.hooks import DiscoveryScope, PartnershipAdsHook
     from partnership_ads.ledger import Claim, CodeRecord, CodeRow, Ledger, PostBudgets
+    from partnership_ads.token_health import TokenChecker, TokenHealth
 
 #: Outcomes of one item, as counted in the run summary.
 OUTCOMES = (
@@ -31,6 +32,7 @@ OUTCOMES = (
     "harvested",  # a code discovery (or a lookup after a crash) already showed, recorded without a POST
     "already_in_ledger",  # the ledger already held the code: nothing to do
     "awaiting_creator_authorisation",  # no connection for the creator: reported, re-evaluated next run
+    "awaiting_creator_reauthorisation",  # the creator's token is expired, invalid or lacks a scope: no POST
     "failed",  # the POST failed (the item is retried on the next try or run)
     "claimed_elsewhere",  # another attempt holds a live claim on this media right now
     "over_max_codes",  # over the max_codes cap of this run (issued by a later run)
@@ -42,6 +44,7 @@ OUTCOMES = (
 #: Outcomes whose items are named in the XCom summary and the run summary's log (a person acts on them).
 LISTED_OUTCOMES = (
     "awaiting_creator_authorisation",
+    "awaiting_creator_reauthorisation",
     "failed",
     "claimed_elsewhere",
     "over_max_codes",
@@ -88,6 +91,10 @@ class ClaimWait:
     held: list[ItemResult]
 
 
+class CreatorReauthorisationNeededError(RuntimeError):
+    """The creator's token was found dead in this run: the item is not POSTed (raised before the POST)."""
+
+
 class ClaimsHeldError(RuntimeError):
     """Items are still claimed by another attempt after every wait: nothing was posted for them."""
 
@@ -102,6 +109,10 @@ class IssuanceSettings:
     claim_lease_seconds: float = 120.0
     max_claim_wait_seconds: float = 30.0
     creator_conn_prefix: str = CREATOR_CONN_PREFIX
+    #: A creator token expiring within this many days is reported ``expiring`` (still used).
+    token_expiry_warning_days: int = 7
+    #: How long a creator token's recorded check is reused (0: ask debug_token every run).
+    token_check_cache_hours: float = 12.0
 
 
 class _PostBudget:
@@ -238,6 +249,7 @@ class Issuance:
         self._exists: dict[str, bool] = {}
         self._conn_of: dict[str, str] = {}
         self._scope: DiscoveryScope | None = None
+        self._token_checker: TokenChecker | None = None
         #: A shard's items (:mod:`partnership_ads.issuance_plan`); None: every item of the snapshot.
         self.content_ids = None if content_ids is None else frozenset(str(c) for c in content_ids)
         # Throttles per connection as this try knows them (monotonic deadlines): read from the ledger once per
@@ -365,6 +377,10 @@ class Issuance:
                 continue
             self._conn_of[content_id] = conn_id
             work.append(_Work(row, conn_id))
+        if work and not dry_run:
+            work, waiting = self.screen_creator_tokens(work)
+            decisions.extend((r.content_id, r.outcome, r.detail) for r in waiting)
+            results.extend(waiting)
         if decisions and not dry_run:
             self.ledger.record_brand_items(business_id, decisions, run_id=self.run_id)
         if dry_run:
@@ -735,6 +751,7 @@ class Issuance:
         """POST the media's code with its owner's connection, after any throttle an earlier attempt heard."""
         from partnership_ads.graph.errors import GraphThrottleError
 
+        self._refuse_dead_token(item)
         hook = self.hook(item.conn_id)
         blocked = self._throttle_left(item.conn_id)
         if blocked > hook.settings.retry.max_throttle_wait_seconds:
@@ -752,6 +769,9 @@ class Issuance:
     def _failed(self, item: _Work, claim: Claim, exc: Exception) -> ItemResult:
         from partnership_ads.graph.errors import GraphThrottleError, describe_error
 
+        waiting = self._awaiting_reauthorisation(item, claim, exc)
+        if waiting is not None:
+            return waiting
         detail = describe_error(exc)
         self.ledger.record_failure(item.content_id, owner=self.owner, fence=claim.fence, error=detail)
         wait = getattr(exc, "wait_seconds", None)
@@ -765,6 +785,110 @@ class Issuance:
             retryable=bool(getattr(exc, "retryable", True)),
             wait_seconds=wait,
         )
+
+    # --- creator tokens (partnership_ads.token_health) -------------------------------------------------
+
+    @property
+    def token_checker(self) -> TokenChecker:
+        """Checks creator tokens with debug_token, the results kept and reused in the ledger."""
+        if self._token_checker is None:
+            from partnership_ads.token_health import TokenChecker
+
+            self._token_checker = TokenChecker(
+                self.ledger,
+                hook_factory=self.hook,
+                clock=self.ledger.clock,
+                warning_days=self.settings.token_expiry_warning_days,
+                cache_hours=self.settings.token_check_cache_hours,
+                log=self.log,
+            )
+        return self._token_checker
+
+    def _creator_of(self, item: _Work) -> str | None:
+        """The creator's IG id when the item is POSTed with a creator's connection (not the brand's)."""
+        if item.conn_id == self.brand.meta_conn_id:
+            return None
+        return str(item.row["author_ig_user_id"])
+
+    def screen_creator_tokens(self, work: list[_Work]) -> tuple[list[_Work], list[ItemResult]]:
+        """Check each creator's token before its first POST; hold back the items of dead tokens.
+
+        :returns: the items to claim and POST, and the ``awaiting_creator_reauthorisation`` results of the
+            creators whose token is expired, invalid or missing a scope (never claimed, never POSTed).
+        """
+        checker = self.token_checker
+        for conn_id, ig_user_id in sorted(
+            {(i.conn_id, self._creator_of(i)) for i in work if self._creator_of(i)}
+        ):
+            assert ig_user_id is not None
+            health = checker.check_creator(ig_user_id, conn_id)
+            if health is not None and health.state != "ok":
+                self.log.warning(
+                    "Token of creator %s (connection %s): %s, %s%s",
+                    ig_user_id,
+                    conn_id,
+                    health.state,
+                    health.detail,
+                    f"; action: {health.action}" if health.action else "",
+                )
+        kept: list[_Work] = []
+        waiting: list[ItemResult] = []
+        for item in work:
+            creator = self._creator_of(item)
+            health = checker.blocked(creator) if creator else None
+            if health is None:
+                kept.append(item)
+                continue
+            waiting.append(self._awaiting(item, health))
+        return kept, waiting
+
+    def _awaiting(self, item: _Work, health: TokenHealth) -> ItemResult:
+        from partnership_ads.token_health import AWAITING_REAUTHORISATION
+
+        detail = (
+            f"creator {item.row.get('author_display_name') or '?'} (ig_user_id {health.subject_id}): "
+            f"{health.state}, {health.detail}; {health.action} (connection {health.conn_id})"
+        )
+        self.log.warning("Awaiting creator re-authorisation: %s (%s)", item.content_id, detail)
+        return ItemResult(item.content_id, AWAITING_REAUTHORISATION, detail)
+
+    def _refuse_dead_token(self, item: _Work) -> None:
+        """Raise before the POST when the creator's token was found dead earlier in this run (a 190)."""
+        creator = self._creator_of(item)
+        if creator and self.token_checker.blocked(creator) is not None:
+            raise CreatorReauthorisationNeededError(creator)
+
+    def _awaiting_reauthorisation(self, item: _Work, claim: Claim, exc: Exception) -> ItemResult | None:
+        """The result of an item whose creator's token is dead (a 190 now or earlier in the run), else None.
+
+        A 190 updates the creator's record at once; the claim is given back (nothing was created), so the
+        item stays pending and is re-examined by the next run.
+        """
+        from partnership_ads.graph.errors import AUTH_CODE, GraphAPIError
+
+        creator = self._creator_of(item)
+        if creator is None:
+            return None
+        checker = self.token_checker
+        # Only the POST carries the creator's token (a lookup's 190 is the brand's token: a plain failure).
+        posted = isinstance(exc, GraphAPIError) and exc.method == "POST"
+        if posted and exc.code == AUTH_CODE and not exc.outcome_unknown:
+            if checker.blocked(creator) is None:
+                health = checker.record_auth_failure(creator, item.conn_id, exc)
+                self.log.error(
+                    "Creator %s's token (connection %s) was refused with 190: %s; its other items are not "
+                    "tried in this run",
+                    creator,
+                    item.conn_id,
+                    health.detail,
+                )
+        elif not isinstance(exc, CreatorReauthorisationNeededError):
+            return None
+        health = checker.blocked(creator)
+        if health is None:
+            return None
+        self.ledger.release_claim(item.content_id, owner=self.owner, fence=claim.fence)
+        return self._awaiting(item, health)
 
     def settle_stale(self, row: dict[str, Any]) -> ItemResult:
         """The outcome of a media whose claim this attempt lost mid-work, by lookup once nobody holds it."""

@@ -32,6 +32,12 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "Graph API version prefixed to every path, for example v25.0.",
         {"type": ["string", "null"], "default": defaults.API_VERSION, "pattern": r"^v\d+\.\d+$"},
     ),
+    "app_id": _field(
+        "App id",
+        "Optional. With app_secret, the app access token app_id|app_secret inspects tokens (debug_token); "
+        "without it, a token inspects itself.",
+        {"type": ["string", "null"], "pattern": r"^[0-9]*$"},
+    ),
     "app_secret": _field(
         "App secret",
         "Optional. When set, every request carries appsecret_proof (HMAC-SHA256 of the access token).",

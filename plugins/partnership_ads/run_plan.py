@@ -46,6 +46,7 @@ from partnership_ads.dag_settings import (
     MAX_ITEM_LENGTH,
     MAX_ITEMS,
     MAX_LENGTHS,
+    MAX_TOKEN_EXPIRY_WARNING_DAYS,
     SINK_CHOICES,
 )
 from partnership_ads.deployment import deployment_setting
@@ -362,6 +363,17 @@ def validate_run_params(params: Mapping[str, Any]) -> dict[str, Any]:
         )
     if params.get("creators_per_shard") is not None:
         check_creators_per_shard(params["creators_per_shard"])
+    warning_days = params.get("token_expiry_warning_days")
+    if warning_days is not None and (
+        isinstance(warning_days, bool)
+        or not isinstance(warning_days, int)
+        or not 0 <= warning_days <= MAX_TOKEN_EXPIRY_WARNING_DAYS
+    ):
+        shown = repr(warning_days) if _too_long(warning_days, 20) is None else "a longer value"
+        raise ValueError(
+            f"token_expiry_warning_days: must be a whole number from 0 to {MAX_TOKEN_EXPIRY_WARNING_DAYS}, "
+            f"got {shown}"
+        )
     file_format = params.get("file_format") or DEFAULT_FILE_FORMAT
     if file_format not in FILE_FORMAT_CHOICES:
         raise ValueError(f"file_format: must be one of {list(FILE_FORMAT_CHOICES)}, got {file_format!r}")

@@ -14,7 +14,12 @@ if TYPE_CHECKING:
 #: Columns of the run summary, in order: the issue task's outcomes except ``revoked``.
 SUMMARY_OUTCOMES = tuple(outcome for outcome in OUTCOMES if outcome != "revoked")
 #: Outcomes whose items the run summary names one by one (each needs a person, or explains a gap).
-NAMED_OUTCOMES = ("awaiting_creator_authorisation", "not_ad_ready", "eligibility_lost")
+NAMED_OUTCOMES = (
+    "awaiting_creator_authorisation",
+    "awaiting_creator_reauthorisation",
+    "not_ad_ready",
+    "eligibility_lost",
+)
 
 
 def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -49,11 +54,15 @@ def build_summary(
     issue_results: Iterable[dict[str, Any] | None],
     push_results: Iterable[dict[str, Any] | None],
 ) -> dict[str, Any]:
-    """Merge the issue results and push results into ``{"brands": {...}, "totals": {...}, "sinks": [...]}``.
+    """Merge the issue results and push results into ``{"brands": {...}, "totals": {...}, "sinks": [...],
+    "tokens": {...}}``.
 
     A brand has several issue results (the plan's, then one per creator shard): their counts are summed and
-    their named items joined.
+    their named items joined. Their Tokens sections become one (a creator once, its latest check).
     """
+    from partnership_ads.token_health import merge_reports
+
+    issue_results = list(issue_results)
     brands: dict[str, dict[str, Any]] = {}
     for result in issue_results:
         if not result:
@@ -90,6 +99,7 @@ def build_summary(
         "sinks": sinks,
         "totals": {**totals, "delivered": delivered_totals},
         "delivered_any": any(delivered_totals.values()),
+        "tokens": merge_reports(r.get("tokens") for r in issue_results if r),
     }
 
 

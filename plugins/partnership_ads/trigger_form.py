@@ -15,6 +15,7 @@ from airflow.sdk import Param
 from partnership_ads.conn_ids import DEFAULT_META_CONN_ID
 from partnership_ads.dag_settings import (
     DEFAULT_CREATORS_PER_SHARD,
+    DEFAULT_TOKEN_EXPIRY_WARNING_DAYS,
     FILE_FORMAT_CHOICES,
     FILTER_PARAM_NAMES,
     MAX_CODES_LIMIT,
@@ -22,6 +23,7 @@ from partnership_ads.dag_settings import (
     MAX_ITEM_LENGTH,
     MAX_ITEMS,
     MAX_LENGTHS,
+    MAX_TOKEN_EXPIRY_WARNING_DAYS,
     OUTPUT_ROOT_VARIABLE,
     SINK_CHOICES,
 )
@@ -234,6 +236,16 @@ PIPELINE_PARAMS: dict[str, Param] = {
         title="creators_per_shard",
         description="Most creators one issue task serves: the issue stage is mapped over (brand, shard of "
         "creators), each shard reading only its creators' connections. A creator's items are never split.",
+        section=RUN_SECTION,
+    ),
+    "token_expiry_warning_days": Param(
+        DEFAULT_TOKEN_EXPIRY_WARNING_DAYS,
+        type="integer",
+        minimum=0,
+        maximum=MAX_TOKEN_EXPIRY_WARNING_DAYS,
+        title="token_expiry_warning_days",
+        description="A creator's (or the brand's) token expiring within this many days is reported as "
+        "expiring in the run summary's Tokens section and the alert (still used until it expires).",
         section=RUN_SECTION,
     ),
     "output_uri": _optional(

@@ -2,10 +2,10 @@
 
 Connection fields: ``host`` is the base URL (default ``https://graph.facebook.com``), ``password`` the access
 token. Extras (names are a contract, see :mod:`partnership_ads.provider`; defaults in
-:mod:`partnership_ads.graph.defaults`): ``api_version``, ``app_secret``, ``app_secret_time_proof``,
-``token_transport``, ``timeout``, ``max_retries``, ``backoff_base_seconds``, ``backoff_max_seconds``,
-``max_throttle_wait_seconds``, ``usage_slowdown_percent``. Values may be JSON typed or strings (the UI and
-URIs give strings).
+:mod:`partnership_ads.graph.defaults`): ``api_version``, ``app_id``, ``app_secret``,
+``app_secret_time_proof``, ``token_transport``, ``timeout``, ``max_retries``, ``backoff_base_seconds``,
+``backoff_max_seconds``, ``max_throttle_wait_seconds``, ``usage_slowdown_percent``. Values may be JSON
+typed or strings (the UI and URIs give strings).
 
 Also honoured, as ``requests`` options never sent as headers: ``verify``, ``proxies``, ``cert``,
 ``trust_env``. Every other extra is ignored with a warning naming it (values are never logged), and never sent
@@ -44,6 +44,8 @@ class ConnectionSettings:
     access_token: str
     api_version: str = DEFAULT_API_VERSION
     app_secret: str | None = None
+    #: The app's id: with ``app_secret``, the app access token ``app_id|app_secret`` calls debug_token.
+    app_id: str | None = None
     app_secret_time_proof: bool = defaults.APP_SECRET_TIME_PROOF
     token_transport: str = defaults.TOKEN_TRANSPORT
     timeout: float = defaults.TIMEOUT_SECONDS
@@ -52,6 +54,9 @@ class ConnectionSettings:
     ignored_extras: tuple[str, ...] = ()
     #: Every extra's name, as written: ``HttpHook.get_conn`` sends each as a header unless removed.
     extra_names: tuple[str, ...] = ()
+    #: Further values to keep out of every message (the inspected token when debug_token is called with
+    #: the app token).
+    extra_secrets: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return (
@@ -63,7 +68,14 @@ class ConnectionSettings:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in a log line or an exception text."""
-        return tuple(value for value in (self.access_token, self.app_secret) if value)
+        return tuple(value for value in (self.access_token, self.app_secret, *self.extra_secrets) if value)
+
+    @property
+    def app_access_token(self) -> str | None:
+        """``app_id|app_secret`` when both extras are set (what debug_token accepts as ``access_token``)."""
+        if self.app_id and self.app_secret:
+            return f"{self.app_id}|{self.app_secret}"
+        return None
 
     def url(self, path: str) -> str:
         """The full URL of a Graph path such as ``123/partnership_ad_code``."""
@@ -132,6 +144,12 @@ class ConnectionSettings:
         app_secret = extra.get("app_secret")
         if app_secret is not None and not isinstance(app_secret, str):
             raise ValueError(f"{where}: extra app_secret must be a string")
+        app_id = extra.get("app_id")
+        if app_id is not None and not isinstance(app_id, str | int):
+            raise ValueError(f"{where}: extra app_id must be the app's numeric id")
+        app_id = str(app_id).strip() if app_id not in (None, "") else None
+        if app_id is not None and not app_id.isdigit():
+            raise ValueError(f"{where}: extra app_id must be the app's numeric id, got {app_id!r}")
         retry = RetryPolicy(
             max_retries=integer("max_retries", defaults.MAX_RETRIES),
             backoff_base_seconds=number("backoff_base_seconds", defaults.BACKOFF_BASE_SECONDS),
@@ -150,6 +168,7 @@ class ConnectionSettings:
             access_token=password,
             api_version=api_version,
             app_secret=app_secret or None,
+            app_id=app_id,
             app_secret_time_proof=boolean("app_secret_time_proof", defaults.APP_SECRET_TIME_PROOF),
             token_transport=transport,
             timeout=timeout,

@@ -19,7 +19,9 @@ One module per concern, composed into :class:`Ledger`:
 - ``database``: which database (:func:`sql_hook_for`);
 - ``schema``: migrations and identity;
 - ``content``, ``codes`` (codes and fenced claims), ``decisions`` (per brand), ``outbox`` (per destination),
-  ``run_figures``, ``throttles``, ``budgets`` (a run's max_codes cap per brand): one table family each.
+  ``run_figures``, ``throttles``, ``budgets`` (a run's max_codes cap per brand), ``token_health``: one
+  table family each;
+- ``reports``: read-only summaries for the plugin page (overview, daily chart, codes table, item history).
 """
 
 from __future__ import annotations
@@ -44,11 +46,14 @@ from partnership_ads.ledger.core import SQL_DIR_ENV, LedgerCore, default_sql_dir
 from partnership_ads.ledger.database import LedgerUnavailableError, default_ledger_path, sql_hook_for
 from partnership_ads.ledger.decisions import PENDING_STATUSES, BrandDecisions
 from partnership_ads.ledger.outbox import LEGACY_DESTINATION, DeliveryRecord, Outbox
+from partnership_ads.ledger.reports import CODE_LISTING_COLUMNS, CodeSearch, DailyCodes, LedgerReports
 from partnership_ads.ledger.run_figures import RunFigures
 from partnership_ads.ledger.schema import LedgerMismatchError, LedgerSchema
 from partnership_ads.ledger.throttles import Throttles
+from partnership_ads.ledger.token_health import TokenHealthRecords
 
 __all__ = [
+    "CODE_LISTING_COLUMNS",
     "CONTENT_COLUMNS",
     "DEFAULT_LEDGER_CONN_ID",
     "HAS_CODE_STATES",
@@ -60,11 +65,14 @@ __all__ = [
     "Clock",
     "CodeRecord",
     "CodeRow",
+    "CodeSearch",
     "CodeState",
+    "DailyCodes",
     "DeliveryRecord",
     "Ledger",
     "LedgerCore",
     "LedgerMismatchError",
+    "LedgerReports",
     "LedgerUnavailableError",
     "PostBudgets",
     "StaleClaimError",
@@ -76,7 +84,18 @@ __all__ = [
 ]
 
 
-class Ledger(LedgerSchema, ContentTable, AdCodes, BrandDecisions, Outbox, RunFigures, Throttles, PostBudgets):
+class Ledger(
+    LedgerSchema,
+    ContentTable,
+    AdCodes,
+    BrandDecisions,
+    Outbox,
+    RunFigures,
+    Throttles,
+    PostBudgets,
+    TokenHealthRecords,
+    LedgerReports,
+):
     """The pipeline's durable record, on any common-sql ``DbApiHook`` (SQLite and PostgreSQL are tested).
 
     Every method runs its own short transaction, so a Ledger may be shared between threads (see

@@ -11,7 +11,13 @@ if TYPE_CHECKING:
 
 #: Per-brand decisions that leave work to do: the item is re-examined by every scheduled run, found by
 #: direct lookup when discovery does not return it (see :meth:`BrandDecisions.pending_content_ids`).
-PENDING_STATUSES = ("awaiting_creator_authorisation", "failed", "over_max_codes", "claimed_elsewhere")
+PENDING_STATUSES = (
+    "awaiting_creator_authorisation",
+    "awaiting_creator_reauthorisation",
+    "failed",
+    "over_max_codes",
+    "claimed_elsewhere",
+)
 
 _UPSERT_BRAND_ITEM = (
     "INSERT INTO pa_brand_items (business_id, content_id, status, detail, run_id, updated_at) "

@@ -8,6 +8,7 @@ from airflow.sdk import BaseOperator
 
 from partnership_ads.brand import BRAND_PLAN, Brand, brand_arguments, task_brand
 from partnership_ads.conn_ids import DEFAULT_LEDGER_CONN_ID
+from partnership_ads.dag_settings import DEFAULT_TOKEN_EXPIRY_WARNING_DAYS
 from partnership_ads.operators.throttle_deferral import ThrottleDeferral, recorded_wait
 from partnership_ads.operators.throttle_retry import ThrottleAwareRetryPolicy
 
@@ -52,6 +53,11 @@ class FetchAdvertisableContentOperator(ThrottleDeferral, BaseOperator):
         Graph shows it now, and items Graph no longer returns join it as not ``visible``. Items with a code
         are limited to those published on or after ``filters["start_date"]`` when the run has a window.
     :param ledger_id: the ledger identity the run's first task read (checked before any side effect).
+    :param token_expiry_warning_days: a brand token expiring within this many days is logged as a warning.
+
+    Before discovery the brand's token is checked with ``debug_token``
+    (:meth:`partnership_ads.token_health.TokenChecker.check_brand`): expired, invalid or missing a scope the
+    discovery needs, the task fails at once (no retry) naming the connection, the problem and the fix.
     """
 
     template_fields: Sequence[str] = (
@@ -62,6 +68,7 @@ class FetchAdvertisableContentOperator(ThrottleDeferral, BaseOperator):
         "fields",
         "meta_conn_id",
         "snapshot_root",
+        "token_expiry_warning_days",
     )
     ui_color = "#e7f0fd"
 
@@ -81,6 +88,7 @@ class FetchAdvertisableContentOperator(ThrottleDeferral, BaseOperator):
         partitions: int | None = None,
         recheck_pending: bool | None = None,
         ledger_id: str | None = None,
+        token_expiry_warning_days: int = DEFAULT_TOKEN_EXPIRY_WARNING_DAYS,
         **kwargs: Any,
     ) -> None:
         if kwargs.get("retry_policy") is None:
@@ -111,6 +119,7 @@ class FetchAdvertisableContentOperator(ThrottleDeferral, BaseOperator):
         self.ledger_conn_id = ledger_conn_id
         self.snapshot_root = snapshot_root
         self.page_size = page_size
+        self.token_expiry_warning_days = token_expiry_warning_days
 
     def task_brand(self) -> Brand:
         """The brand of this task: ``brand`` with the rendered arguments."""
@@ -119,6 +128,14 @@ class FetchAdvertisableContentOperator(ThrottleDeferral, BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         """Fetch every page; returns the summary dict described in the class docstring."""
         return self._discover(context, resume=False)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the brand's discovery endpoint in, the run's snapshot out (see
+        :mod:`partnership_ads.lineage`); None before discovery started or without the provider."""
+        from partnership_ads.lineage import operator_lineage
+
+        datasets = getattr(self, "_lineage_datasets", None)
+        return operator_lineage(*datasets) if datasets else None
 
     def resume_after_throttle(
         self, context: Context, event: Any = None, deferrals: int = 1
@@ -135,6 +152,7 @@ class FetchAdvertisableContentOperator(ThrottleDeferral, BaseOperator):
         from partnership_ads.graph.errors import GraphThrottleError
         from partnership_ads.hooks import PartnershipAdsHook
         from partnership_ads.ledger import Ledger
+        from partnership_ads.lineage import fetch_datasets
         from partnership_ads.snapshot import default_snapshot_root
 
         brand = self.task_brand()
@@ -144,6 +162,7 @@ class FetchAdvertisableContentOperator(ThrottleDeferral, BaseOperator):
         brand = brand.replace(ledger_id=ledger.check_identity(brand.ledger_id, conn_id=self.ledger_conn_id))
         root = Path(self.snapshot_root) if self.snapshot_root else default_snapshot_root()
         path = snapshot_path(root, brand.business_id, context["run_id"])
+        self._lineage_datasets = fetch_datasets(hook.settings.base_url, brand.business_id, path)
         self.log.info(
             "Discovery for business %s (page %s, ig_user %s) with filters %s",
             brand.business_id,
@@ -169,6 +188,8 @@ class FetchAdvertisableContentOperator(ThrottleDeferral, BaseOperator):
         if blocked is not None:
             self.defer_for_throttle(blocked, why=f"{why}, throttle recorded by an earlier task or try")
         try:
+            # Inside the try: a throttle told to debug_token defers the task like one told to discovery.
+            self._check_brand_token(hook, ledger, brand)
             totals = discovery.run(resume=resume)
         except GraphThrottleError as exc:
             wait = exc.wait_seconds
@@ -202,3 +223,18 @@ class FetchAdvertisableContentOperator(ThrottleDeferral, BaseOperator):
             path,
         )
         return summary
+
+    def _check_brand_token(self, hook: Any, ledger: Any, brand: Brand) -> None:
+        """Fail at once when the brand's token cannot serve discovery (see the class docstring)."""
+        from partnership_ads.token_health import TokenChecker
+
+        checker = TokenChecker(
+            ledger,
+            hook_factory=lambda _conn_id: hook,
+            clock=ledger.clock,
+            warning_days=float(self.token_expiry_warning_days),
+            log=self.log,
+        )
+        checker.check_brand(
+            brand.business_id, brand.meta_conn_id, platforms=brand.filters.get("platform_types")
+        )

@@ -10,6 +10,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from partnership_ads.brand import Brand, brand_arguments, task_brand
 from partnership_ads.conn_ids import CREATOR_CONN_PREFIX, DEFAULT_LEDGER_CONN_ID
+from partnership_ads.dag_settings import DEFAULT_TOKEN_EXPIRY_WARNING_DAYS
 from partnership_ads.operators.throttle_deferral import ThrottleDeferral, recorded_wait
 from partnership_ads.operators.throttle_retry import ThrottleAwareRetryPolicy
 
@@ -51,6 +52,15 @@ class IssueAdCodesOperator(ThrottleDeferral, BaseOperator):
     :param ledger_id: the ledger identity the run's first task read (checked before any side effect).
     :param content_ids: only these items (a creator shard from ``plan_issuance``); None: the whole snapshot.
     :param shard: the shard's ``k/n`` label (the UI names the instance ``business <id> · shard k/n``).
+    :param token_expiry_warning_days: a creator token expiring within this many days is reported
+        ``expiring`` (the trigger form's parameter of that name; default 7).
+    :param token_check_cache_hours: how long a creator token's recorded check is reused (default: env
+        ``PARTNERSHIP_ADS_TOKEN_CHECK_CACHE_HOURS``, else 12); 0 asks debug_token on every run.
+
+    Before a creator's first POST of the run its token is checked (:mod:`partnership_ads.token_health`):
+    items of a creator whose token is expired, invalid or missing a scope are
+    ``awaiting_creator_reauthorisation``, never POSTed. The task log ends with a "Tokens" section and the
+    XCom summary carries it as ``tokens`` (creator ids, states, days left, actions: never a token).
     """
 
     template_fields: Sequence[str] = (
@@ -61,6 +71,7 @@ class IssueAdCodesOperator(ThrottleDeferral, BaseOperator):
         "meta_conn_id",
         "dry_run",
         "max_codes",
+        "token_expiry_warning_days",
     )
     ui_color = "#fdf2e7"
 
@@ -83,6 +94,8 @@ class IssueAdCodesOperator(ThrottleDeferral, BaseOperator):
         creator_conn_prefix: str = CREATOR_CONN_PREFIX,
         content_ids: Sequence[str] | None = None,
         shard: str | None = None,
+        token_expiry_warning_days: int | str = DEFAULT_TOKEN_EXPIRY_WARNING_DAYS,
+        token_check_cache_hours: float | None = None,
         **kwargs: Any,
     ) -> None:
         if kwargs.get("retry_policy") is None:
@@ -112,7 +125,10 @@ class IssueAdCodesOperator(ThrottleDeferral, BaseOperator):
         self.creator_conn_prefix = creator_conn_prefix
         self.content_ids = None if content_ids is None else [str(c) for c in content_ids]
         self.shard = shard
+        self.token_expiry_warning_days = token_expiry_warning_days
+        self.token_check_cache_hours = token_check_cache_hours
         self._deferrals = 0
+        self._tokens: dict[str, Any] | None = None
 
     def task_brand(self) -> Brand:
         """The brand of this task: ``brand`` with the rendered id arguments."""
@@ -142,6 +158,8 @@ class IssueAdCodesOperator(ThrottleDeferral, BaseOperator):
             claim_lease_seconds=self.claim_lease_seconds,
             max_claim_wait_seconds=self.max_claim_wait_seconds,
             creator_conn_prefix=self.creator_conn_prefix,
+            token_expiry_warning_days=int(self.token_expiry_warning_days),
+            token_check_cache_hours=self._cache_hours(),
         )
         issuance = Issuance(
             brand,
@@ -161,6 +179,7 @@ class IssueAdCodesOperator(ThrottleDeferral, BaseOperator):
                 len(self.content_ids or ()),
             )
         results: list[ItemResult] | ClaimWait = issuance.run()
+        self._tokens = self._tokens_report(issuance)
         if not settings.dry_run:
             try:
                 results = issuance.wait_out_claims(results, may_defer=self._deferrals < MAX_CLAIM_DEFERRALS)
@@ -169,6 +188,41 @@ class IssueAdCodesOperator(ThrottleDeferral, BaseOperator):
             if isinstance(results, ClaimWait):
                 self._defer_for_claims(results)
         return self._finish(brand.replace(ledger_id=ledger_id), results)
+
+    def _cache_hours(self) -> float:
+        """``token_check_cache_hours``: the argument, else the deployment's env setting, else 12."""
+        import os
+
+        from partnership_ads.token_health import DEFAULT_TOKEN_CHECK_CACHE_HOURS, TOKEN_CHECK_CACHE_HOURS_ENV
+
+        if self.token_check_cache_hours is not None:
+            return float(self.token_check_cache_hours)
+        configured = os.environ.get(TOKEN_CHECK_CACHE_HOURS_ENV, "").strip()
+        if not configured:
+            return DEFAULT_TOKEN_CHECK_CACHE_HOURS
+        try:
+            hours = float(configured)
+        except ValueError:
+            raise AirflowException(
+                f"env {TOKEN_CHECK_CACHE_HOURS_ENV} must be a number of hours, got {configured[:20]!r}"
+            ) from None
+        if not 0 <= hours <= 24 * 7:
+            raise AirflowException(f"env {TOKEN_CHECK_CACHE_HOURS_ENV} must be from 0 to 168 hours")
+        return hours
+
+    @staticmethod
+    def _tokens_report(issuance: Any) -> dict[str, Any]:
+        from partnership_ads.token_health import tokens_report
+
+        checker = issuance._token_checker
+        return tokens_report(checker.creators.values() if checker is not None else ())
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the fetch task's snapshot in, the ledger's ``pa_ad_codes`` table out (see
+        :mod:`partnership_ads.lineage`); None without the provider."""
+        from partnership_ads.lineage import issue_datasets, operator_lineage
+
+        return operator_lineage(*issue_datasets(str(self.snapshot_path), self.ledger_conn_id))
 
     def resume_after_claims(self, context: Context, event: Any = None, deferrals: int = 1) -> dict[str, Any]:
         """Back from waiting for other attempts' claims to end: run again (ended claims are taken over)."""
@@ -234,6 +288,11 @@ class IssueAdCodesOperator(ThrottleDeferral, BaseOperator):
         for outcome in NAMED_OUTCOMES:
             for item in listed.get(outcome, []):
                 self.log.info("  %s: %s (%s)", outcome.replace("_", " "), item["content_id"], item["detail"])
+        tokens = self._tokens_report_or_empty()
+        if not self.dry_run:
+            from partnership_ads.token_health import tokens_section
+
+            self.log.info("%s", tokens_section(tokens))
         retryable = list(retryable_failures(results))
         if retryable:
             error = AirflowException(
@@ -262,4 +321,10 @@ class IssueAdCodesOperator(ThrottleDeferral, BaseOperator):
             "listed": listed,
             "ledger_id": brand.ledger_id,
             "shard": self.shard,
+            "tokens": tokens,
         }
+
+    def _tokens_report_or_empty(self) -> dict[str, Any]:
+        from partnership_ads.token_health import tokens_report
+
+        return self._tokens if self._tokens is not None else tokens_report(())

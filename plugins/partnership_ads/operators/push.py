@@ -97,6 +97,7 @@ class PushAdCodesOperator(BaseOperator):
             from airflow.sdk.exceptions import AirflowFailException
 
             raise AirflowFailException(str(exc)) from None
+        self._lineage_sinks = [] if self.dry_run else list(sinks)
         ledger = Ledger.from_conn_id(self.ledger_conn_id)
         ledger.migrate()
         ledger.check_identity(brand.ledger_id, conn_id=self.ledger_conn_id)
@@ -119,3 +120,11 @@ class PushAdCodesOperator(BaseOperator):
             "sinks": [s.name for s in sinks],
             "files": written_files(sinks),
         }
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the ledger's ``pa_ad_codes`` in, one output per sink delivered to (its SQL table,
+        files folder or webhook URL without credentials; see :mod:`partnership_ads.lineage`); None without
+        the provider."""
+        from partnership_ads.lineage import operator_lineage, push_datasets
+
+        return operator_lineage(*push_datasets(self.ledger_conn_id, getattr(self, "_lineage_sinks", [])))

@@ -12,6 +12,7 @@ from partnership_ads.provider import CONN_FIELDS
 
 EXTRAS = {
     "api_version",
+    "app_id",
     "app_secret",
     "app_secret_time_proof",
     "token_transport",

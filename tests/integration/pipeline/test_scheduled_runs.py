@@ -69,7 +69,11 @@ def creator_connection(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, ig_u
 def test_a_scheduled_run_asks_discovery_for_ad_ready_items_only(pipeline: Pipeline) -> None:
     fetched, _issued = scheduled_run(pipeline, "scheduled__1")
     assert set(fetched["by_ad_eligibility"]) == {"AD_READY"}
-    walks = [r for r in pipeline.sandbox.requests_log() if r.get("method") == "GET"]
+    walks = [
+        r
+        for r in pipeline.sandbox.requests_log()
+        if r.get("method") == "GET" and "partnership-ads-advertisable-content" in r.get("path", "")
+    ]
     assert walks and all('"AD_READY"' in str((r.get("params") or {}).get("ad_eligibilities")) for r in walks)
     assert all("start_date" not in (r.get("params") or {}) for r in walks)
 

@@ -17,6 +17,7 @@ from partnership_ads.dag_settings import (
     MAX_ITEM_LENGTH,
     MAX_ITEMS,
     MAX_LENGTHS,
+    MAX_TOKEN_EXPIRY_WARNING_DAYS,
     schedule,
 )
 from partnership_ads.output_location import output_root, output_schemes, resolve_output_uri
@@ -315,7 +316,11 @@ def test_every_trigger_form_parameter_carries_the_size_limit_the_run_checks(form
         assert schema.get("maxItems") == MAX_ITEMS[name]
         assert schema["items"]["maxLength"] == MAX_ITEM_LENGTH
     if "integer" in kinds:
-        limits = {"max_codes": MAX_CODES_LIMIT, "creators_per_shard": MAX_CREATORS_PER_SHARD}
+        limits = {
+            "max_codes": MAX_CODES_LIMIT,
+            "creators_per_shard": MAX_CREATORS_PER_SHARD,
+            "token_expiry_warning_days": MAX_TOKEN_EXPIRY_WARNING_DAYS,
+        }
         assert schema.get("maximum") == limits[name]
     assert kinds - {"null", "string", "array", "integer", "boolean"} == set()
 

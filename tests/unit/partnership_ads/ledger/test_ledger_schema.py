@@ -114,6 +114,7 @@ def test_items_recorded_as_deferred_read_as_over_max_codes_after_migration(tmp_p
     ledger.upsert_content(BRAND, [{"content_id": "1"}], run_id="r0")
     ledger.record_brand_item(BRAND, "1", "deferred", run_id="r0", detail="over max_codes=1")
     ledger.sql_dir = current
+    # 0006 first; later migrations (0008 token health, ...) follow it.
     assert ledger.migrate()[0] == "0006"
     assert ledger.run_figures("r0") == {BRAND: {"issued": 1, "over_max_codes": 3}}
     assert ledger.brand_items(BRAND) == [("1", "over_max_codes", "over max_codes=1")]

@@ -1,0 +1,1 @@
+"""The "Partnership ad codes" plugin page: ``app`` (routes and auth), ``chart`` (SVG), ``templates/``."""
