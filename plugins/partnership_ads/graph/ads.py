@@ -10,9 +10,10 @@ a fingerprint of the ad code, never the code itself). Creating one first looks t
 finds; a POST whose outcome is unknown (timeout, dropped connection, 5xx, a 2xx body without ``id``) is looked
 up by name before anything else and never blindly repeated: one creative and one ad per code, whatever fails.
 
-The ad code is a credential of sorts (whoever holds it can run ads with the creator's post): it is registered
-with the secret masker, never put in a name, a log line or an exception text, and removed from any error text
-the hook quotes.
+The ad code is a credential of sorts (whoever holds it can run ads with the creator's post): it is never put
+in a name, a log line or an exception text, and it is removed from any error text the hook quotes. It is not
+registered with Airflow's secret masker: its cost grows quadratically with the secrets a process holds (see
+docs/pipeline.md), and a sink creating thousands of creatives would register thousands of codes.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import TYPE_CHECKING, Any
-
-from airflow.sdk.log import mask_secret
 
 from partnership_ads.graph.errors import (
     AdObjectOutcomeUnknownError,
@@ -261,7 +260,6 @@ class AdObjects:
         """
         account = ad_account_ref(ad_account_id)
         code = _ad_code(ad_code)
-        mask_secret(code)
         name = object_name(name)
         if code in name:
             raise ValueError("name: must not contain the ad code (use partnership_ad_name)")
