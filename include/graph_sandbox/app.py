@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from include.graph_sandbox import errors, graph
+from include.graph_sandbox import ads, errors, graph
 from include.graph_sandbox.config import ConfigError, validate_config
 from include.graph_sandbox.errors import GraphError
 from include.graph_sandbox.state import SandboxState
@@ -33,6 +33,9 @@ API_VERSION = "v25.0"
 CONTROL = "/__sandbox__"
 _DISCOVERY_EDGE = "partnership-ads-advertisable-content"
 _AD_CODE_EDGE = "partnership_ad_code"
+_OWNED_AD_ACCOUNTS = "owned_ad_accounts"
+_ACCOUNT_READ_EDGES = ("adsets", "adcreatives", "ads")
+_ACCOUNT_WRITE_EDGES = ("adcreatives", "ads")
 _JSON_TYPE = "application/json; charset=UTF-8"
 _HTML_PAGE = (
     b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>"
@@ -135,6 +138,22 @@ def create_app(world: World, config: dict[str, Any]) -> FastAPI:
                     "example": b.example,
                     "pairs": [{"fb_page_id": p.fb_page_id, "ig_user_id": p.ig_user_id} for p in b.pairs],
                     "unlinked_page_ids": b.unlinked_page_ids,
+                    "ad_accounts": [
+                        {
+                            "id": account.id,
+                            "name": account.name,
+                            "adsets": [
+                                {
+                                    "id": adset.adset_id,
+                                    "name": adset.name,
+                                    "campaign_id": adset.campaign_id,
+                                    "status": adset.status,
+                                }
+                                for adset in account.adsets
+                            ],
+                        }
+                        for account in (world.ad_accounts[ref] for ref in b.ad_account_ids)
+                    ],
                 }
                 for b in world.businesses.values()
             ],
@@ -164,6 +183,14 @@ def create_app(world: World, config: dict[str, Any]) -> FastAPI:
     @app.get(f"{CONTROL}/ad_codes")
     async def list_ad_codes() -> dict[str, Any]:
         return {"data": [r.public() for r in state.code_records.values()]}
+
+    @app.get(f"{CONTROL}/ad_creatives")
+    async def list_ad_creatives() -> dict[str, Any]:
+        return {"data": [r.public() for r in state.creatives.values()]}
+
+    @app.get(f"{CONTROL}/ads")
+    async def list_ads() -> dict[str, Any]:
+        return {"data": [r.public() for r in state.ads.values()]}
 
     @app.get(f"{CONTROL}/requests")
     async def request_log() -> dict[str, Any]:
@@ -309,7 +336,9 @@ async def _serve_graph_now(
 
     headers: dict[str, str] = {}
     try:
-        body, headers = _dispatch(state, method, path, params, request.headers.get("authorization"))
+        body, headers = _dispatch(
+            state, method, path, params, request.headers.get("authorization"), str(request.url).split("?")[0]
+        )
         status = 200
         error = None
     except GraphError as exc:
@@ -329,7 +358,12 @@ async def _serve_graph_now(
 
 
 def _dispatch(
-    state: SandboxState, method: str, path: str, params: dict[str, str], authorization: str | None
+    state: SandboxState,
+    method: str,
+    path: str,
+    params: dict[str, str],
+    authorization: str | None,
+    url: str = "",
 ) -> tuple[dict[str, Any], dict[str, str]]:
     parts = [p for p in path.split("/") if p]
     if not parts or not graph.VERSION_RE.match(parts[0]):
@@ -338,6 +372,9 @@ def _dispatch(
     token = graph.authenticate(state, params, authorization)
     if rest == ["debug_token"] and method == "GET":
         return graph.debug_token(state, params), {}
+    answered = _dispatch_ads(state, token, method, rest, params, url)
+    if answered is not None:
+        return answered
     if len(rest) == 2 and rest[1] == _DISCOVERY_EDGE and method == "GET":
         business_key = rest[0]
         allowed, headers = state.count_call(token, business_key)
@@ -367,6 +404,82 @@ def _dispatch(
     if len(rest) >= 2 and _NUMERIC_ID.match(rest[0]) and rest[1] in (_DISCOVERY_EDGE, _AD_CODE_EDGE):
         raise errors.unsupported_request(method, rest[0])
     raise errors.unknown_path("/" + "/".join(rest))
+
+
+def _counted(
+    state: SandboxState,
+    token: Any,
+    business_key: str,
+    handler: Callable[[], dict[str, Any]],
+    ad_account_id: str | None = None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Count a Marketing API call in the ads_management bucket (and its ad account's window), then answer."""
+    allowed, headers = state.count_call(
+        token, business_key, buc_type=ads.BUC_TYPE, ad_account_id=ad_account_id
+    )
+    if not allowed:
+        raise errors.throttled(
+            state.config["ads_throttle_code"], state.config["throttle_http_status"], headers
+        )
+    try:
+        return handler(), headers
+    except GraphError as exc:
+        exc.headers.update(headers)
+        raise
+
+
+def _dispatch_ads(
+    state: SandboxState, token: Any, method: str, rest: list[str], params: dict[str, str], url: str
+) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """The Marketing API routes (ads.py), or None when the path is not one of them."""
+    head = rest[0] if rest else ""
+    if len(rest) == 2 and rest[1] == _OWNED_AD_ACCOUNTS:
+        if method != "GET" or head not in state.world.businesses:
+            raise errors.unsupported_request(method, head)
+        business = state.world.businesses[head]
+        return _counted(
+            state, token, head, lambda: ads.owned_ad_accounts(state, token, business, params, url)
+        )
+    if head.startswith("act_") and len(rest) <= 2:
+        account = ads.find_account(state, method, head)
+        edge = rest[1] if len(rest) == 2 else None
+        write = method == "POST"
+        if write and edge in _ACCOUNT_WRITE_EDGES:
+            handler = (
+                (lambda: ads.create_ad_creative(state, account, params))
+                if edge == "adcreatives"
+                else (lambda: ads.create_ad(state, account, params))
+            )
+        elif method == "GET" and edge is None:
+            handler = lambda: ads.account_node(state, account, params)  # noqa: E731
+        elif method == "GET" and edge in _ACCOUNT_READ_EDGES:
+            handler = lambda: ads.account_edge(state, account, edge, params, url)  # noqa: E731
+        elif edge is None or edge in _ACCOUNT_READ_EDGES:
+            raise errors.unsupported_request(method, head)
+        else:
+            raise errors.unknown_path("/" + "/".join(rest))
+
+        def checked() -> dict[str, Any]:
+            ads.check_account_access(token, account, write=write)
+            return handler()
+
+        return _counted(state, token, account.business_id, checked, ad_account_id=account.id)
+    if len(rest) == 1 and method == "GET":
+        account_ref = ads.object_account(state, head)
+        if account_ref is None:
+            return None
+        account = state.world.ad_accounts[account_ref]
+
+        def read() -> dict[str, Any]:
+            try:
+                ads.check_account_access(token, account, write=False)
+            except GraphError:
+                # Meta does not tell a caller without access that the object exists.
+                raise errors.unsupported_request(method, head) from None
+            return ads.object_node(state, head, params)
+
+        return _counted(state, token, account.business_id, read, ad_account_id=account.id)
+    return None
 
 
 async def _fault_response(
@@ -425,8 +538,10 @@ async def _fault_response(
         )
         headers: dict[str, str] = {}
         if token is not None:
-            key = _business_key_for(path, token)
-            headers = state.usage_headers(token, key, throttled=True, regain=regain)
+            key, scope = _business_key_for(state, path, token)
+            headers = state.usage_headers(token, key, throttled=True, regain=regain, **scope)
+            if scope and not fault.code:
+                code = state.config["ads_throttle_code"]
         error = errors.throttled(code, fault.status or state.config["throttle_http_status"], headers)
     elif fault.kind == "transient":
         error = errors.transient(fault.code or 2)
@@ -447,8 +562,17 @@ async def _fault_response(
     return _graph_response(body, error.status, error.headers)
 
 
-def _business_key_for(path: str, token: Any) -> str:
+def _business_key_for(state: SandboxState, path: str, token: Any) -> tuple[str, dict[str, str]]:
+    """The business object (for the Marketing API also the bucket and ad account) a faulted call counts on."""
     parts = [p for p in path.split("/") if p]
     if len(parts) >= 3 and parts[2] == _DISCOVERY_EDGE:
-        return parts[1]
-    return graph.ad_code_business_key(token)
+        return parts[1], {}
+    if len(parts) >= 3 and parts[2] == _OWNED_AD_ACCOUNTS:
+        return parts[1], {"buc_type": ads.BUC_TYPE}
+    account_ref = parts[1] if len(parts) >= 2 and parts[1].startswith("act_") else None
+    if account_ref is None and len(parts) == 2:
+        account_ref = ads.object_account(state, parts[1])
+    account = state.world.ad_accounts.get(account_ref or "")
+    if account is not None:
+        return account.business_id, {"buc_type": ads.BUC_TYPE, "ad_account_id": account.id}
+    return graph.ad_code_business_key(token), {}

@@ -15,6 +15,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # The BUC throttling error code, and the `type` reported in x-business-use-case-usage.
     "throttle_code": 80002,
     "buc_type": "instagram",
+    # The BUC throttling error of the Marketing API calls (ad accounts, ad sets, creatives, ads), whose
+    # bucket is always ads_management: 80004 is Meta's "Ads Management" business use case.
+    "ads_throttle_code": 80004,
     # HTTP status of a throttling error (Meta answers rate limits with 400 on most endpoints).
     "throttle_http_status": 400,
     # Fixed `estimated_time_to_regain_access` (minutes); None computes it from the window.
@@ -46,7 +49,7 @@ def validate_config(changes: dict[str, Any]) -> dict[str, Any]:
         if key in _CHOICES:
             if value not in _CHOICES[key]:
                 raise ConfigError(f"{key} must be one of {_CHOICES[key]}, got {value!r}")
-        elif key in ("rate_limit_calls", "throttle_code", "throttle_http_status"):
+        elif key in ("rate_limit_calls", "throttle_code", "ads_throttle_code", "throttle_http_status"):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{key} must be a positive integer, got {value!r}")
         elif key in ("rate_limit_window_s", "latency_ms"):

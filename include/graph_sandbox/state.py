@@ -26,6 +26,27 @@ if TYPE_CHECKING:
 FAULT_KINDS = ("http_500", "transient", "throttle", "delay", "drop", "html", "truncated", "timeout", "body")
 REQUEST_LOG_SIZE = 20000
 _REDACTED_PARAMS = frozenset({"access_token", "appsecret_proof", "input_token", "client_secret"})
+# The partnership ad code inside a creative's `branded_content` is a credential of sorts (whoever holds it can
+# run ads with the creator's post): the request log redacts it like a token.
+AD_CODE_KEY = "instagram_boost_post_access_token"
+REDACTED = "[REDACTED]"
+
+
+def redact_param(name: str, value: str) -> str:
+    """A request parameter as the request log shows it: tokens, proofs and ad codes `[REDACTED]`."""
+    if name in _REDACTED_PARAMS or value.startswith("EAA") or AD_CODE_KEY in name:
+        return REDACTED
+    if name == "branded_content":
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return REDACTED
+        if not isinstance(parsed, dict):
+            return REDACTED
+        if AD_CODE_KEY in parsed:
+            parsed[AD_CODE_KEY] = REDACTED
+        return json.dumps(parsed, separators=(",", ":"))
+    return value
 
 
 def iso(ts: float | None) -> str | None:
@@ -164,6 +185,62 @@ class AdCodeRecord:
         }
 
 
+@dataclass(slots=True)
+class AdCreativeRecord:
+    """A creative created with `POST /act_{id}/adcreatives` (partnership ads only)."""
+
+    id: str
+    account_id: str  # "act_<digits>"
+    name: str
+    object_id: str
+    ad_code: str
+    media_id: str
+    ad_format: int
+    ig_sponsor_id: str | None
+    fb_sponsor_page_id: str | None
+    created_at: float
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "account_id": self.account_id,
+            "name": self.name,
+            "object_id": self.object_id,
+            "ad_code": self.ad_code,
+            "media_id": self.media_id,
+            "ad_format": self.ad_format,
+            "ig_sponsor_id": self.ig_sponsor_id,
+            "fb_sponsor_page_id": self.fb_sponsor_page_id,
+            "created_time": iso(self.created_at),
+        }
+
+
+@dataclass(slots=True)
+class AdRecord:
+    """An ad created with `POST /act_{id}/ads`."""
+
+    id: str
+    account_id: str
+    name: str
+    adset_id: str
+    campaign_id: str
+    creative_id: str
+    status: str
+    created_at: float
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "account_id": self.account_id,
+            "name": self.name,
+            "adset_id": self.adset_id,
+            "campaign_id": self.campaign_id,
+            "creative_id": self.creative_id,
+            "status": self.status,
+            "created_time": iso(self.created_at),
+        }
+
+
 @dataclass
 class SandboxState:
     """The mutable half of the sandbox; `world` is the immutable half."""
@@ -190,6 +267,10 @@ class SandboxState:
     # content_id -> the item's partnership_info entries as generated, for items whose eligibility the control
     # API changed (reset() puts them back).
     original_entries: dict[str, tuple[PartnerEntry, ...]] = field(default_factory=dict)
+    # Creatives and ads by id, in creation order (the order the account's edges list them).
+    creatives: dict[str, AdCreativeRecord] = field(default_factory=dict)
+    ads: dict[str, AdRecord] = field(default_factory=dict)
+    object_serial: int = 0
 
     def __post_init__(self) -> None:
         self.config = make_config(**self.startup_config)
@@ -224,6 +305,9 @@ class SandboxState:
         self.faults = []
         self.log.clear()
         self.webhook = []
+        self.creatives = {}
+        self.ads = {}
+        self.object_serial = 0
         if config:
             self.config = make_config(**self.startup_config)
 
@@ -307,6 +391,11 @@ class SandboxState:
         if code is not None:
             self.code_records[code].invalidated_at = self.now()
 
+    def new_object_id(self, prefix: str) -> str:
+        """A fresh 18-digit id for a created creative (`prefix` "1209") or ad ("1208"), unique per run."""
+        self.object_serial += 1
+        return f"{prefix}{self.object_serial:014d}"
+
     # rate limits --------------------------------------------------------------------------------
     def _window(self, key: tuple[str, str]) -> deque[float]:
         window = self.windows.get(key)
@@ -326,35 +415,69 @@ class SandboxState:
         wait = window[0] + self.config["rate_limit_window_s"] - self.now()
         return max(1, -(-int(wait) // 60))
 
-    def count_call(self, token: TokenRecord, business_key: str) -> tuple[bool, dict[str, str]]:
-        """Record a call in the sliding window. Returns (allowed, usage headers)."""
-        key = (token.access_token, business_key)
-        window = self._window(key)
+    @staticmethod
+    def _buc_key(token: TokenRecord, business_key: str, buc_type: str | None) -> tuple[str, str]:
+        # The discovery and ad-code edges keep their historical key; another bucket (ads_management) gets a
+        # window of its own for the same business object.
+        return (token.access_token, business_key if buc_type is None else f"{business_key}#{buc_type}")
+
+    def count_call(
+        self,
+        token: TokenRecord,
+        business_key: str,
+        *,
+        buc_type: str | None = None,
+        ad_account_id: str | None = None,
+    ) -> tuple[bool, dict[str, str]]:
+        """Record a call in the sliding window(s). Returns (allowed, usage headers).
+
+        `buc_type` names the BUC bucket (default: the `buc_type` setting); with `ad_account_id` the call also
+        counts in that account's window (reported as `x-ad-account-usage`), and either window being full
+        throttles the call.
+        """
+        keys = [self._buc_key(token, business_key, buc_type)]
+        if ad_account_id is not None:
+            keys.append((token.access_token, ad_account_id))
+        windows = [self._window(key) for key in keys]
         budget = self.config["rate_limit_calls"]
-        allowed = len(window) < budget
+        allowed = all(len(window) < budget for window in windows)
         if allowed:
-            window.append(self.now())
+            for window in windows:
+                window.append(self.now())
             app_window = self.app_windows.setdefault(token.app_id, deque())
             app_window.append(self.now())
             horizon = self.now() - self.config["rate_limit_window_s"]
             while app_window and app_window[0] <= horizon:
                 app_window.popleft()
-        return allowed, self.usage_headers(token, business_key, throttled=not allowed)
+        headers = self.usage_headers(
+            token, business_key, throttled=not allowed, buc_type=buc_type, ad_account_id=ad_account_id
+        )
+        return allowed, headers
 
     def usage_headers(
-        self, token: TokenRecord, business_key: str, *, throttled: bool, regain: float | None = None
+        self,
+        token: TokenRecord,
+        business_key: str,
+        *,
+        throttled: bool,
+        regain: float | None = None,
+        buc_type: str | None = None,
+        ad_account_id: str | None = None,
     ) -> dict[str, str]:
-        key = (token.access_token, business_key)
+        key = self._buc_key(token, business_key, buc_type)
         budget = self.config["rate_limit_calls"]
         pct = 100 if throttled else min(100, (len(self._window(key)) * 100) // budget)
+        account_key = (token.access_token, ad_account_id) if ad_account_id is not None else None
         if regain is None:
-            regain = self.regain_minutes(key) if throttled else 0
+            regain = 0
+            if throttled:
+                regain = max(self.regain_minutes(k) for k in (key, account_key) if k is not None)
         app_calls = len(self.app_windows.get(token.app_id, ()))
         app_pct = min(100, (app_calls * 100) // (budget * 10))
         buc = {
             business_key: [
                 {
-                    "type": self.config["buc_type"],
+                    "type": buc_type or self.config["buc_type"],
                     "call_count": pct,
                     "total_cputime": pct // 3,
                     "total_time": pct // 2,
@@ -363,13 +486,23 @@ class SandboxState:
             ]
         }
 
-        return {
+        headers = {
             "x-business-use-case-usage": json.dumps(buc, separators=(",", ":")),
             "x-app-usage": json.dumps(
                 {"call_count": app_pct, "total_time": app_pct // 2, "total_cputime": app_pct // 3},
                 separators=(",", ":"),
             ),
         }
+        if account_key is not None:
+            window = self._window(account_key)
+            util = 100.0 if throttled else min(100.0, round(len(window) * 100 / budget, 2))
+            reset = 0
+            if throttled:
+                reset = int(regain * 60) if regain else 0
+            headers["x-ad-account-usage"] = json.dumps(
+                {"acc_id_util_pct": util, "reset_time_duration": reset}, separators=(",", ":")
+            )
+        return headers
 
     # faults -------------------------------------------------------------------------------------
     def add_fault(self, spec: dict[str, Any]) -> Fault:
@@ -419,10 +552,7 @@ class SandboxState:
                 "time": iso(self.now()),
                 "method": method,
                 "path": path,
-                "params": {
-                    k: ("[REDACTED]" if k in _REDACTED_PARAMS or v.startswith("EAA") else v)
-                    for k, v in params.items()
-                },
+                "params": {k: redact_param(k, v) for k, v in params.items()},
                 "status": status,
                 "error_code": error.get("code") if error else None,
                 "error_subcode": error.get("error_subcode") if error else None,

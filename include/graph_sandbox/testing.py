@@ -104,6 +104,14 @@ class SandboxClient:
     def ad_codes(self) -> list[dict[str, Any]]:
         return self.control("GET", "ad_codes").json()["data"]
 
+    def ad_creatives(self) -> list[dict[str, Any]]:
+        """Every creative created (`POST /act_{id}/adcreatives`), in creation order."""
+        return self.control("GET", "ad_creatives").json()["data"]
+
+    def ads(self) -> list[dict[str, Any]]:
+        """Every ad created (`POST /act_{id}/ads`), in creation order."""
+        return self.control("GET", "ads").json()["data"]
+
     def requests_log(self) -> list[dict[str, Any]]:
         return self.control("GET", "requests").json()["data"]
 

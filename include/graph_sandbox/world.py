@@ -37,7 +37,11 @@ BRAND_SCOPES = (
     "instagram_branded_content_ads_brand",
     "facebook_branded_content_ads_brand",
     "instagram_branded_content_creator",
+    "ads_management",
+    "ads_read",
 )
+# The Marketing API scopes of a brand token: ads_management to create creatives and ads, ads_read to read.
+ADS_SCOPES = ("ads_management", "ads_read")
 CREATOR_SCOPES = ("instagram_basic", "business_management", "instagram_branded_content_creator")
 
 DEFAULT_APP_ID = "1029384756647382"
@@ -138,6 +142,16 @@ class Business:
     # Pages or IG accounts that belong to the business but are linked to nothing.
     unlinked_page_ids: list[str] = field(default_factory=list)
     example: bool = False
+    # The business's ad accounts (``act_<digits>``), in the order `owned_ad_accounts` lists them.
+    ad_account_ids: list[str] = field(default_factory=list)
+
+    def page_ids(self) -> set[str]:
+        """Every Facebook Page of the business, linked or not."""
+        return {p.fb_page_id for p in self.pairs if p.fb_page_id} | set(self.unlinked_page_ids)
+
+    def ig_user_ids(self) -> set[str]:
+        """Every Instagram account of the business."""
+        return {p.ig_user_id for p in self.pairs if p.ig_user_id}
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +186,43 @@ class Item:
     entries: tuple[PartnerEntry, ...]
     insights: tuple[int | None, ...]
     seeded_ad_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    """A campaign of an ad account (the world's; campaigns are not created at run time)."""
+
+    campaign_id: str
+    name: str
+    objective: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class AdSet:
+    """An ad set of a campaign: where the pipeline's ads are created."""
+
+    adset_id: str
+    name: str
+    campaign_id: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class AdAccount:
+    """An ad account owned by a business, with its campaigns and ad sets."""
+
+    account_id: str  # digits only; the Graph id is ``act_<account_id>``
+    business_id: str
+    name: str
+    currency: str
+    timezone_name: str
+    campaigns: tuple[Campaign, ...]
+    adsets: tuple[AdSet, ...]
+
+    @property
+    def id(self) -> str:
+        return f"act_{self.account_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +274,9 @@ class World:
     pair_of_account: dict[str, tuple[str, BrandPair]] = field(default_factory=dict)
     # IG user id / page id -> identity
     accounts: dict[str, Account] = field(default_factory=dict)
+    # "act_<digits>" -> ad account; ad set id -> (account id, ad set)
+    ad_accounts: dict[str, AdAccount] = field(default_factory=dict)
+    adsets: dict[str, tuple[str, AdSet]] = field(default_factory=dict)
 
 
 def pair_key(pair: BrandPair) -> str:
@@ -436,7 +490,62 @@ def build_world(
         )
     world = World(seed, today, businesses, creators, generated, tokens)
     _index(world)
+    _add_ad_accounts(world)
     return world
+
+
+_ACCOUNT_KINDS = (("Main", "USD", "America/Los_Angeles"), ("Partnerships EU", "EUR", "Europe/Berlin"))
+_OBJECTIVES = ("OUTCOME_ENGAGEMENT", "OUTCOME_AWARENESS")
+
+
+def _add_ad_accounts(world: World) -> None:
+    """Two ad accounts per business, each with two campaigns of two ad sets (the first ad set ACTIVE).
+
+    A generator of its own (``ads:<seed>``), so that adding accounts never changes the rest of the world.
+    """
+    rng = random.Random(f"ads:{world.seed}")
+    used: set[str] = set()
+
+    def new_id(n: int, prefix: str) -> str:
+        while True:
+            value = prefix + _digits(rng, n - len(prefix))
+            if value not in used:
+                used.add(value)
+                return value
+
+    for business in world.businesses.values():
+        for kind, currency, timezone in _ACCOUNT_KINDS:
+            account_id = new_id(16, "")
+            campaigns: list[Campaign] = []
+            adsets: list[AdSet] = []
+            for c, objective in enumerate(_OBJECTIVES):
+                campaign = Campaign(
+                    new_id(18, "120"), f"{business.name} {kind} · {objective.title()}", objective, "ACTIVE"
+                )
+                campaigns.append(campaign)
+                for a in range(2):
+                    status = "ACTIVE" if c == 0 and a == 0 else "PAUSED"
+                    adsets.append(
+                        AdSet(
+                            new_id(18, "120"),
+                            f"{campaign.name} · Partnership {a + 1}",
+                            campaign.campaign_id,
+                            status,
+                        )
+                    )
+            account = AdAccount(
+                account_id,
+                business.business_id,
+                f"{business.name} {kind}",
+                currency,
+                timezone,
+                tuple(campaigns),
+                tuple(adsets),
+            )
+            business.ad_account_ids.append(account.id)
+            world.ad_accounts[account.id] = account
+            for adset in adsets:
+                world.adsets[adset.adset_id] = (account.id, adset)
 
 
 def _add_seed_examples(businesses: dict[str, Business], items: list[Item]) -> None:

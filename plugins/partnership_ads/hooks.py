@@ -6,14 +6,16 @@ Public surface (names are a contract with the operators):
   :meth:`~PartnershipAdsHook.iter_advertisable_pages`,
   :meth:`~PartnershipAdsHook.lookup_advertisable_content`,
   :meth:`~PartnershipAdsHook.create_partnership_ad_code`,
-  :meth:`~PartnershipAdsHook.delete_partnership_ad_code`;
+  :meth:`~PartnershipAdsHook.delete_partnership_ad_code`, :meth:`~PartnershipAdsHook.create_ad_creative`,
+  :meth:`~PartnershipAdsHook.create_ad`, :meth:`~PartnershipAdsHook.find_ad_creative_by_name`,
+  :meth:`~PartnershipAdsHook.find_ad_by_name`;
 - :class:`DiscoveryScope`, the brand's discovery access used to resolve a POST whose outcome is unknown;
 - :class:`GraphAPIError` and its subclasses (re-exported from :mod:`partnership_ads.graph.errors`).
 
 The hook keeps the connection, the session, the credentials and the one request path with its retries; each
 endpoint family lives in a module of :mod:`partnership_ads.graph` that the hook exposes (``hook.discovery``,
-``hook.ad_codes``). The connection type is ``meta_graph`` (registered by :mod:`partnership_ads.provider`);
-see :mod:`partnership_ads.graph.settings` for its fields.
+``hook.ad_codes``, ``hook.ads``). The connection type is ``meta_graph`` (registered by
+:mod:`partnership_ads.provider`); see :mod:`partnership_ads.graph.settings` for its fields.
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ from airflow.sdk.log import mask_secret
 
 from partnership_ads.conn_ids import DEFAULT_META_CONN_ID
 from partnership_ads.graph.ad_codes import AdCodes
+from partnership_ads.graph.ads import AdObjects, partnership_ad_name
 from partnership_ads.graph.discovery import Discovery, DiscoveryScope
 from partnership_ads.graph.errors import (
     AdCodeOutcomeUnknownError,
+    AdObjectOutcomeUnknownError,
     GraphAPIError,
     GraphAuthError,
     GraphBadResponseError,
@@ -60,6 +64,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AdCodeOutcomeUnknownError",
+    "AdObjectOutcomeUnknownError",
     "DiscoveryScope",
     "GraphAPIError",
     "GraphAuthError",
@@ -72,6 +77,7 @@ __all__ = [
     "GraphThrottleError",
     "GraphTransientError",
     "PartnershipAdsHook",
+    "partnership_ad_name",
 ]
 
 
@@ -128,6 +134,8 @@ class PartnershipAdsHook(BaseHook):
         self.discovery = Discovery(self)
         #: The ad-code edge (see :class:`partnership_ads.graph.ad_codes.AdCodes`).
         self.ad_codes = AdCodes(self)
+        #: Ad accounts, ad sets, creatives and ads (see :class:`partnership_ads.graph.ads.AdObjects`).
+        self.ads = AdObjects(self)
 
     # ------------------------------------------------------------------ connection and session
 
@@ -380,3 +388,46 @@ class PartnershipAdsHook(BaseHook):
     def delete_partnership_ad_code(self, ig_media_id: str) -> bool:
         """Delete the partnership ad code of an Instagram media (owner's connection); returns ``success``."""
         return self.ad_codes.delete(ig_media_id)
+
+    def create_ad_creative(
+        self,
+        ad_account_id: str,
+        *,
+        name: str,
+        page_id: str,
+        ad_code: str,
+        ad_format: int,
+        ig_sponsor_id: str | None = None,
+        fb_sponsor_page_id: str | None = None,
+    ) -> str:
+        """Create the partnership ad creative of an ad code (brand's connection, ``ads_management``); its id.
+
+        Found by ``name`` first and adopted when it exists; a POST whose outcome is unknown is settled by
+        name, never repeated blindly: :meth:`partnership_ads.graph.ads.AdObjects.create_ad_creative`.
+        """
+        return self.ads.create_ad_creative(
+            ad_account_id,
+            name=name,
+            page_id=page_id,
+            ad_code=ad_code,
+            ad_format=ad_format,
+            ig_sponsor_id=ig_sponsor_id,
+            fb_sponsor_page_id=fb_sponsor_page_id,
+        )
+
+    def create_ad(
+        self, ad_account_id: str, *, name: str, adset_id: str, creative_id: str, status: str = "PAUSED"
+    ) -> str:
+        """Create a paused ad of a creative in an ad set; its id (:meth:`AdObjects.create_ad
+        <partnership_ads.graph.ads.AdObjects.create_ad>`: found by name first, never a second one)."""
+        return self.ads.create_ad(
+            ad_account_id, name=name, adset_id=adset_id, creative_id=creative_id, status=status
+        )
+
+    def find_ad_creative_by_name(self, ad_account_id: str, name: str) -> dict[str, Any] | None:
+        """The account's creative called ``name``, or ``None``."""
+        return self.ads.find_ad_creative_by_name(ad_account_id, name)
+
+    def find_ad_by_name(self, ad_account_id: str, name: str) -> dict[str, Any] | None:
+        """The account's ad called ``name``, or ``None``."""
+        return self.ads.find_ad_by_name(ad_account_id, name)

@@ -18,6 +18,7 @@ def test_default_tokens_have_the_documented_shape(sandbox):
     creators = [t for t in tokens if t["role"] == "creator"]
     assert len(brands) >= 2
     assert all(set(t["scopes"]) == set(BRAND_SCOPES) for t in brands)
+    assert {"ads_management", "ads_read"} <= set(BRAND_SCOPES)
     assert 8 <= len(creators) <= 20
     assert all(set(t["scopes"]) == set(CREATOR_SCOPES) and t["business_id"] is None for t in creators)
 

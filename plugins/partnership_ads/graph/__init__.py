@@ -23,6 +23,8 @@ Endpoint families, one module each, exposed by the hook and calling Graph throug
   (``hook.discovery``).
 - :mod:`.ad_codes`: creating and deleting partnership ad codes, with the outcome-unknown rule
   (``hook.ad_codes``).
+- :mod:`.ads`: ad accounts, ad sets, partnership ad creatives and ads, found by deterministic name, with the
+  same rule (``hook.ads``).
 """
 
 from __future__ import annotations

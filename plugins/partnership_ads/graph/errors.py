@@ -275,6 +275,17 @@ class AdCodeOutcomeUnknownError(GraphAPIError):
     hint = "Look the media up through the brand's discovery before posting again."
 
 
+class AdObjectOutcomeUnknownError(GraphAPIError):
+    """A ``POST /act_{id}/adcreatives`` or ``/ads`` may have created its object; the hook could not find out.
+
+    Raised instead of posting again (a second POST would create a second creative or ad). Retryable: on the
+    next try, look the object up by its name (``find_ad_creative_by_name`` / ``find_ad_by_name``) first.
+    """
+
+    default_retryable = True
+    hint = "Look the creative or ad up by its name before posting again."
+
+
 def error_label(error: GraphAPIError) -> str:
     """A short name of an error for a log line: ``code 80002/2446079``, ``HTTP 502`` or the class name."""
     if error.code is not None:
