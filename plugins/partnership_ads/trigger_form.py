@@ -14,6 +14,7 @@ from airflow.sdk import Param
 
 from partnership_ads.conn_ids import DEFAULT_META_CONN_ID
 from partnership_ads.dag_settings import (
+    AD_FORMAT_CHOICES,
     DEFAULT_CREATORS_PER_SHARD,
     FILE_FORMAT_CHOICES,
     FILTER_PARAM_NAMES,
@@ -26,7 +27,7 @@ from partnership_ads.dag_settings import (
     SINK_CHOICES,
 )
 from partnership_ads.graph.params import ENUM_FILTERS, SORT_BY_VALUES
-from partnership_ads.sink_names import FILES_SINK, SQL_SINK, WEBHOOK_SINK
+from partnership_ads.sink_names import FILES_SINK, META_ADS_SINK, SQL_SINK, WEBHOOK_SINK
 
 #: Display names of the discovery endpoint's enum filters, in the order the form lists them.
 ENUM_DISPLAY: dict[str, dict[str, str]] = {
@@ -62,7 +63,12 @@ _ENUM_HELP = {
 }
 SORT_BY_DISPLAY = {"RECOMMENDED": "Recommended (Meta's default)", "DATE": "Date"}
 assert frozenset(SORT_BY_DISPLAY) == SORT_BY_VALUES
-SINK_DISPLAY = {SQL_SINK: "SQL table", WEBHOOK_SINK: "Webhook", FILES_SINK: "Files"}
+SINK_DISPLAY = {
+    SQL_SINK: "SQL table",
+    WEBHOOK_SINK: "Webhook",
+    FILES_SINK: "Files",
+    META_ADS_SINK: "Meta ads (paused, needs the brand's ad account)",
+}
 assert tuple(SINK_DISPLAY) == SINK_CHOICES, "the form must name every sink"
 FILE_FORMAT_DISPLAY = dict(zip(FILE_FORMAT_CHOICES, ("CSV", "Parquet", "JSON Lines"), strict=True))
 
@@ -156,6 +162,26 @@ PIPELINE_PARAMS: dict[str, Param] = {
         f"Without: a meta_graph connection, not a creator's (default {DEFAULT_META_CONN_ID}).",
         BRAND_SECTION,
     ),
+    "ad_account_id": _optional(
+        "ad_account_id",
+        "string",
+        "The brand's ad account (act_<digits>) for the meta_ads sink: one creative and one PAUSED ad per "
+        "delivered code. With a brand list: leave empty (the listed brand's is used).",
+        BRAND_SECTION,
+        pattern="^act_[0-9]+$",
+    ),
+    "adset_id": _numeric_id(
+        "adset_id", "The ad set of that ad account the meta_ads sink's paused ads go in (numeric id)."
+    ),
+    "ad_format": _optional(
+        "ad_format",
+        "integer",
+        "The partnership creative's ad_format for meta_ads: 1 both identities (default), 2 the first "
+        "identity only, 3 automatic.",
+        BRAND_SECTION,
+        minimum=AD_FORMAT_CHOICES[0],
+        maximum=AD_FORMAT_CHOICES[-1],
+    ),
     **{name: _enum_array(name) for name in ENUM_DISPLAY},
     "country_codes": _optional(
         "country_codes",
@@ -214,7 +240,8 @@ PIPELINE_PARAMS: dict[str, Param] = {
         section=RUN_SECTION,
     ),
     "sinks": _sinks(
-        "Deliver only to these sinks. Empty: every configured sink.",
+        "Deliver only to these sinks. Empty: every configured sink but meta_ads, which runs only when named "
+        "(it creates one creative and one PAUSED ad per code in the brand's ad set).",
         values_display=SINK_DISPLAY,
         section=RUN_SECTION,
     ),

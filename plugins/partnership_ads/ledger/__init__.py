@@ -19,7 +19,8 @@ One module per concern, composed into :class:`Ledger`:
 - ``database``: which database (:func:`sql_hook_for`);
 - ``schema``: migrations and identity;
 - ``content``, ``codes`` (codes and fenced claims), ``decisions`` (per brand), ``outbox`` (per destination),
-  ``run_figures``, ``throttles``, ``budgets`` (a run's max_codes cap per brand): one table family each.
+  ``run_figures``, ``throttles``, ``budgets`` (a run's max_codes cap per brand), ``ads`` (the creatives
+  and paused ads of the ``meta_ads`` sink): one table family each.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 # their own modules; the ledger's namespace keeps them for code written against the single-module ledger.
 from partnership_ads.clock import Clock, iso, utcnow
 from partnership_ads.conn_ids import DEFAULT_LEDGER_CONN_ID
+from partnership_ads.ledger.ads import AdRow, MetaAds
 from partnership_ads.ledger.budgets import PostBudgets
 from partnership_ads.ledger.codes import (
     HAS_CODE_STATES,
@@ -55,6 +57,7 @@ __all__ = [
     "LEGACY_DESTINATION",
     "PENDING_STATUSES",
     "SQL_DIR_ENV",
+    "AdRow",
     "Claim",
     "ClaimKind",
     "Clock",
@@ -66,6 +69,7 @@ __all__ = [
     "LedgerCore",
     "LedgerMismatchError",
     "LedgerUnavailableError",
+    "MetaAds",
     "PostBudgets",
     "StaleClaimError",
     "default_ledger_path",
@@ -76,7 +80,17 @@ __all__ = [
 ]
 
 
-class Ledger(LedgerSchema, ContentTable, AdCodes, BrandDecisions, Outbox, RunFigures, Throttles, PostBudgets):
+class Ledger(
+    LedgerSchema,
+    ContentTable,
+    AdCodes,
+    BrandDecisions,
+    Outbox,
+    RunFigures,
+    Throttles,
+    PostBudgets,
+    MetaAds,
+):
     """The pipeline's durable record, on any common-sql ``DbApiHook`` (SQLite and PostgreSQL are tested).
 
     Every method runs its own short transaction, so a Ledger may be shared between threads (see
