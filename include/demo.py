@@ -66,18 +66,23 @@ def pipeline_environment(
     skip_creators: int = 1,
     webhook_secret: str = DEMO_WEBHOOK_SECRET,
     output_uri: str | None = None,
+    meta_ads: bool = False,
 ) -> tuple[dict[str, str], dict[str, Any]]:
     """Environment variables for a pipeline run on the sandbox, and facts about it.
 
     Brand 1 uses ``meta_graph_default``, brand N ``meta_graph_brand_N``. Every creator but the last
     ``skip_creators`` gets ``meta_graph_creator_<ig_user_id>``, so some items await creator authorisation.
     The ledger and the SQL sink use ``partnership_ads_db``: SQLite at ``state_dir/partnership_ads.db``.
+    With ``meta_ads``, each brand's entry carries its first sandbox ad account and that account's first (ACTIVE)
+    ad set (:func:`sandbox_ad_settings`), so a run with ``sinks`` naming ``meta_ads`` can make paused ads.
 
     :returns: ``(env, facts)``; facts has ``brands``, ``creators_with_connection``,
         ``creators_without_connection``, ``ledger_path``, ``output_uri``.
     """
     tokens = sandbox.tokens()
     chosen = sandbox_brands(sandbox, brands)
+    if meta_ads:
+        chosen = [{**brand, **sandbox_ad_settings(sandbox, brand["business_id"])} for brand in chosen]
     by_business = {t["business_id"]: t for t in tokens if t["role"] == "brand" and not t["minted"]}
     env: dict[str, str] = {}
     for brand in chosen:
@@ -115,6 +120,15 @@ def pipeline_environment(
 
 ROOT = Path(__file__).resolve().parents[1]
 DAG_ID = "partnership_ad_codes"
+
+
+def sandbox_ad_settings(sandbox: Any, business_id: str) -> dict[str, Any]:
+    """A sandbox brand's first ad account and its first ad set (ACTIVE), as a brand list entry's
+    ``ad_account_id``, ``adset_id`` and ``ad_format``, from the sandbox's control API (``GET world``)."""
+    world = sandbox.control("GET", "world").json()
+    business = next(b for b in world["businesses"] if b["business_id"] == business_id)
+    account = business["ad_accounts"][0]
+    return {"ad_account_id": account["id"], "adset_id": account["adsets"][0]["id"], "ad_format": 1}
 
 
 def airflow_environment(airflow_home: Path, extra: dict[str, str]) -> dict[str, str]:
