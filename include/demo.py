@@ -73,8 +73,9 @@ def pipeline_environment(
     Brand 1 uses ``meta_graph_default``, brand N ``meta_graph_brand_N``. Every creator but the last
     ``skip_creators`` gets ``meta_graph_creator_<ig_user_id>``, so some items await creator authorisation.
     The ledger and the SQL sink use ``partnership_ads_db``: SQLite at ``state_dir/partnership_ads.db``.
-    With ``meta_ads``, each brand's entry carries its first sandbox ad account and that account's first (ACTIVE)
-    ad set (:func:`sandbox_ad_settings`), so a run with ``sinks`` naming ``meta_ads`` can make paused ads.
+    With ``meta_ads``, each brand's entry carries its first sandbox ad account and that account's first
+    (ACTIVE) ad set (:func:`sandbox_ad_settings`), so a run whose ``sinks`` name ``meta_ads`` makes paused
+    ads.
 
     :returns: ``(env, facts)``; facts has ``brands``, ``creators_with_connection``,
         ``creators_without_connection``, ``ledger_path``, ``output_uri``.
