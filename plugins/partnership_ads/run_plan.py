@@ -60,7 +60,7 @@ from partnership_ads.issuance_plan import check_creators_per_shard
 from partnership_ads.output_location import (
     check_output_uri,
 )
-from partnership_ads.sink_names import DEFAULT_FILE_FORMAT
+from partnership_ads.sink_names import DEFAULT_FILE_FORMAT, META_ADS_SINK
 
 BRANDS_VARIABLE = "partnership_ads_brands"
 BRANDS_ENV = "PARTNERSHIP_ADS_BRANDS"
@@ -622,6 +622,22 @@ def scheduled_filters(*, lookback: int | None, defaults: Mapping[str, Any], toda
     return filters
 
 
+def check_meta_ads_brands(sinks: Any, brands: Sequence[Mapping[str, Any]]) -> None:
+    """A run whose ``sinks`` name ``meta_ads`` serves only brands with an ad account and ad set: refused here,
+    before any call, rather than by each brand's push task after the codes were issued.
+
+    :raises ValueError: ``sinks: ...`` naming the brands without them.
+    """
+    if not isinstance(sinks, list | tuple) or META_ADS_SINK not in sinks:
+        return
+    missing = [str(b["business_id"]) for b in brands if not b.get("ad_account_id")]
+    if missing:
+        raise ValueError(
+            f"sinks: 'meta_ads' needs each brand's ad_account_id and adset_id; business(es) {missing[:20]} "
+            "have none. Add them to the brand list entry (or the form's Brand section), or leave meta_ads out"
+        )
+
+
 def plan_run(
     params: Mapping[str, Any],
     *,
@@ -655,6 +671,7 @@ def plan_run(
     brands, source = resolve_brands(
         params, get_variable=get_variable, environ=environ, get_connection_type=get_connection_type
     )
+    check_meta_ads_brands(params.get("sinks"), brands)
     partitions = 1
     if scheduled:
         lookback = lookback_days(get_variable=get_variable, environ=environ)

@@ -103,3 +103,25 @@ def test_with_a_brand_list_the_form_may_not_set_ad_settings_of_its_own() -> None
         resolve({"business_id": "111", "adset_id": "78"})
     with pytest.raises(ValueError, match=r"^ad_account_id: a run over the brand list"):
         resolve({"ad_account_id": "act_1"})
+
+
+def test_a_run_naming_meta_ads_is_refused_before_any_call_when_a_brand_has_no_ad_account() -> None:
+    import json
+
+    from partnership_ads.run_plan import plan_run
+
+    listed = json.dumps([{**BRAND, **ADS}, {"business_id": "444", "ig_user_id": "555"}])
+
+    def plan(params: dict) -> list:
+        return plan_run(
+            params,
+            scheduled=False,
+            get_variable=lambda name: None,
+            environ={"PARTNERSHIP_ADS_BRANDS": listed},
+            get_connection_type=lambda conn_id: "meta_graph",
+        )[0]
+
+    with pytest.raises(ValueError, match=r"^sinks: 'meta_ads' needs each brand's ad_account_id .*'444'"):
+        plan({"sinks": ["sql", "meta_ads"]})
+    assert [b.ad_account_id for b in plan({"sinks": ["meta_ads"], "business_id": "111"})] == ["act_42"]
+    assert len(plan({"sinks": ["sql"]})) == 2
