@@ -27,7 +27,13 @@ from partnership_ads.dag_settings import (
     SINK_CHOICES,
 )
 from partnership_ads.graph.params import ENUM_FILTERS, SORT_BY_VALUES
-from partnership_ads.sink_names import FILES_SINK, META_ADS_SINK, SQL_SINK, WEBHOOK_SINK
+from partnership_ads.sink_names import (
+    DEFAULT_SINK_NAMES,
+    FILES_SINK,
+    META_ADS_SINK,
+    SQL_SINK,
+    WEBHOOK_SINK,
+)
 
 #: Display names of the discovery endpoint's enum filters, in the order the form lists them.
 ENUM_DISPLAY: dict[str, dict[str, str]] = {
@@ -131,13 +137,13 @@ def _numeric_id(name: str, description: str) -> Param:
     return _optional(name, "string", description, BRAND_SECTION, pattern="^[0-9]+$")
 
 
-def _sinks(description: str, **display: object) -> Param:
+def _sinks(description: str, choices: tuple[str, ...] = SINK_CHOICES, **display: object) -> Param:
     return Param(
         None,
         type=["null", "array"],
-        items=_items(enum=list(SINK_CHOICES)),
+        items=_items(enum=list(choices)),
         maxItems=MAX_ITEMS["sinks"],
-        examples=list(SINK_CHOICES),
+        examples=list(choices),
         title="sinks",
         description=description,
         **display,
@@ -306,5 +312,6 @@ REVOKE_PARAMS: dict[str, Param] = {
         "media). With a brand list: leave empty (the media's listed brand's is used). Without: a "
         f"meta_graph connection, not a creator's (default {DEFAULT_META_CONN_ID}).",
     ),
-    "sinks": _sinks("Tell only these sinks. Empty: every configured sink."),
+    # meta_ads is not offered: a revocation never touches an ad; the next push naming meta_ads reports it stale.
+    "sinks": _sinks("Tell only these sinks. Empty: every configured sink.", DEFAULT_SINK_NAMES),
 }

@@ -236,6 +236,8 @@ class MetaAdsSink(AdCodeSink):
         codes Meta refused). A revocation needs nothing here: its ad is reported stale.
 
         :raises AdObjectOutcomeUnknownError: a POST's outcome could not be settled (the rest stays pending).
+        :raises GraphAPIError: a retryable one (throttling beyond the hook's wait, a transient fault): the rest
+            of the batch stays pending; what was made is in ``pa_ads``, so nothing is made twice.
         """
         from partnership_ads.graph.errors import AdObjectOutcomeUnknownError, GraphAPIError
 
@@ -249,18 +251,26 @@ class MetaAdsSink(AdCodeSink):
                 self._deliver_one(record)
             except AdObjectOutcomeUnknownError:
                 raise
-            except (GraphAPIError, ValueError) as exc:
-                # The message never carries the code (the hook removes it from error texts).
-                self.counts["ads_failed"] += 1
-                self.failed.append({"content_id": record.content_id, "error": str(exc)[:500]})
-                self._log.error(
-                    "meta_ads: media %s: no ad made (%s: %s); the code stays pending for the next run",
-                    record.content_id,
-                    type(exc).__name__,
-                    str(exc)[:500],
-                )
+            except GraphAPIError as exc:
+                if exc.retryable:
+                    raise  # throttling or a transient fault: the task's retry (or the next run) goes on
+                self._failed(record, exc)
+                left.append(record)
+            except ValueError as exc:
+                self._failed(record, exc)
                 left.append(record)
         return left
+
+    def _failed(self, record: DeliveryRecord, exc: Exception) -> None:
+        # The message never carries the code (the hook removes it from error texts).
+        self.counts["ads_failed"] += 1
+        self.failed.append({"content_id": record.content_id, "error": str(exc)[:500]})
+        self._log.error(
+            "meta_ads: media %s: no ad made (%s: %s); the code stays pending for the next run",
+            record.content_id,
+            type(exc).__name__,
+            str(exc)[:500],
+        )
 
     def _deliver_one(self, record: DeliveryRecord) -> None:
         from partnership_ads.graph.ads import ad_code_fingerprint, partnership_ad_name

@@ -136,3 +136,22 @@ def test_a_revoked_code_leaves_its_ad_stale_and_untouched(pipeline: Pipeline) ->
     assert pushed["meta_ads"]["stale"][0]["reason"] == "revoked"
     assert pushed["meta_ads"]["ads_created"] == 0
     assert pipeline.sandbox.ads() == before
+
+
+def test_a_code_meta_refuses_is_counted_failed_and_stays_pending_while_the_others_get_their_ad(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.issue(pipeline.fetch())
+    brand = _brand(pipeline)
+    ledger = pipeline.ledger
+    codes = [c for c in ledger.codes() if c.ad_code]
+    refused = codes[0].content_id
+    ledger.harvest(refused, "NOTAVALIDCODE123", business_id=brand.business_id, owner_ig_user_id="1")
+    pushed = _push(pipeline, brand)
+    assert pushed["meta_ads"]["ads_failed"] == 1
+    assert pushed["meta_ads"]["failed"][0]["content_id"] == refused
+    assert "NOTAVALIDCODE123" not in json.dumps(pushed)
+    assert pushed["meta_ads"]["ads_created"] == pushed["delivered"]["meta_ads"] == len(codes) - 1
+    pending = ledger.pending_deliveries(brand.business_id, "meta_ads", destination=str(brand.ad_account_id))
+    assert [r.content_id for r in pending] == [refused]
+    assert len(pipeline.sandbox.ads()) == len(codes) - 1
