@@ -312,6 +312,6 @@ REVOKE_PARAMS: dict[str, Param] = {
         "media). With a brand list: leave empty (the media's listed brand's is used). Without: a "
         f"meta_graph connection, not a creator's (default {DEFAULT_META_CONN_ID}).",
     ),
-    # meta_ads is not offered: a revocation never touches an ad; the next push naming meta_ads reports it stale.
+    # No meta_ads: a revocation never touches an ad; the next push naming meta_ads reports it stale.
     "sinks": _sinks("Tell only these sinks. Empty: every configured sink.", DEFAULT_SINK_NAMES),
 }

@@ -236,8 +236,8 @@ class MetaAdsSink(AdCodeSink):
         codes Meta refused). A revocation needs nothing here: its ad is reported stale.
 
         :raises AdObjectOutcomeUnknownError: a POST's outcome could not be settled (the rest stays pending).
-        :raises GraphAPIError: a retryable one (throttling beyond the hook's wait, a transient fault): the rest
-            of the batch stays pending; what was made is in ``pa_ads``, so nothing is made twice.
+        :raises GraphAPIError: a retryable one (throttling beyond the hook's wait, a transient fault): the
+            rest of the batch stays pending; what was made is in ``pa_ads``, so nothing is made twice.
         """
         from partnership_ads.graph.errors import AdObjectOutcomeUnknownError, GraphAPIError
 
