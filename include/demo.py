@@ -65,6 +65,7 @@ def pipeline_environment(
     webhook_secret: str = DEMO_WEBHOOK_SECRET,
     output_uri: str | None = None,
     app_credentials: bool = False,
+    meta_ads: bool = False,
 ) -> tuple[dict[str, str], dict[str, Any]]:
     """Environment variables for a pipeline run on the sandbox, and facts about it.
 
@@ -76,6 +77,10 @@ def pipeline_environment(
     ``debug_token`` accepts); off by default because the hook does not know ``app_id`` yet and warns about
     it.
 
+    With ``meta_ads``, each brand's entry carries its first sandbox ad account and that account's first
+    (ACTIVE) ad set (:func:`sandbox_ad_settings`), so a run whose ``sinks`` name ``meta_ads`` makes paused
+    ads.
+
     :returns: ``(env, facts)``; facts has ``brands``, ``creators_with_connection``,
         ``creators_without_connection``, ``ledger_path``, ``output_uri``, ``app_id``.
     """
@@ -83,6 +88,8 @@ def pipeline_environment(
     app_info = sandbox.app()
     app = {"app_id": app_info["app_id"], "app_secret": app_info["app_secret"]} if app_credentials else None
     chosen = sandbox_brands(sandbox, brands)
+    if meta_ads:
+        chosen = [{**brand, **sandbox_ad_settings(sandbox, brand["business_id"])} for brand in chosen]
     by_business = {t["business_id"]: t for t in tokens if t["role"] == "brand" and not t["minted"]}
     env: dict[str, str] = {}
     for brand in chosen:
@@ -121,6 +128,17 @@ def pipeline_environment(
 
 ROOT = Path(__file__).resolve().parents[1]
 DAG_ID = "partnership_ad_codes"
+#: The demo delivers to every sink, meta_ads included (it is off unless a run names it).
+DEMO_SINKS = ["sql", "webhook", "files", "meta_ads"]
+
+
+def sandbox_ad_settings(sandbox: Any, business_id: str) -> dict[str, Any]:
+    """A sandbox brand's first ad account and its first ad set (ACTIVE), as a brand list entry's
+    ``ad_account_id``, ``adset_id`` and ``ad_format``, from the sandbox's control API (``GET world``)."""
+    world = sandbox.control("GET", "world").json()
+    business = next(b for b in world["businesses"] if b["business_id"] == business_id)
+    account = business["ad_accounts"][0]
+    return {"ad_account_id": account["id"], "adset_id": account["adsets"][0]["id"], "ad_format": 1}
 
 
 def airflow_environment(airflow_home: Path, extra: dict[str, str]) -> dict[str, str]:
@@ -198,7 +216,7 @@ def main() -> int:
     try:
         print(f"[demo] sandbox listening on {sandbox.url}")
         extra, facts = pipeline_environment(
-            sandbox, state_dir=demo, output_uri=str(out), app_credentials=True
+            sandbox, state_dir=demo, output_uri=str(out), app_credentials=True, meta_ads=True
         )
         env = airflow_environment(airflow_home, extra)
         print(
@@ -210,8 +228,9 @@ def main() -> int:
         if run_airflow(["db", "migrate"], env, log_path) != 0:
             print(f"[demo] airflow db migrate failed; see {log_path}")
             return 1
+        print(f"[demo] sinks: {', '.join(DEMO_SINKS)} (meta_ads: PAUSED ads in each brand's sandbox ad set)")
         print(f"[demo] airflow dags test {DAG_ID} (log: {log_path}) ...")
-        code = run_airflow(["dags", "test", DAG_ID], env, log_path)
+        code = run_airflow(["dags", "test", DAG_ID, "-c", json.dumps({"sinks": DEMO_SINKS})], env, log_path)
         ledger = Ledger.from_sqlite_path(facts["ledger_path"])
         run_id = ledger.latest_run_id() if facts["ledger_path"].exists() else None
         if code != 0 or run_id is None:
@@ -227,21 +246,24 @@ def report(sandbox: Any, ledger: Any, run_id: str, facts: dict[str, Any], out: P
     """Print the run summary and where the codes landed; 0 when the counts agree with the sandbox."""
     figures = ledger.run_figures(run_id)
     sinks = sorted({k.split(":", 1)[1] for f in figures.values() for k in f if k.startswith("delivered:")})
+    from partnership_ads.sink_names import META_ADS_OUTCOMES
+    from partnership_ads.summary import SUMMARY_OUTCOMES
+
     summary = {
         "brands": {
             b: {
-                **{k: v for k, v in f.items() if not k.startswith("delivered:")},
+                **{k: v for k, v in f.items() if ":" not in k},
                 "delivered": {s: f.get(f"delivered:{s}", 0) for s in sinks},
+                "meta_ads": {o: f.get(f"meta_ads:{o}", 0) for o in META_ADS_OUTCOMES},
             }
             for b, f in figures.items()
         },
         "sinks": sinks,
     }
-    from partnership_ads.summary import SUMMARY_OUTCOMES
-
     summary["totals"] = {
         **{o: sum(e.get(o, 0) for e in summary["brands"].values()) for o in SUMMARY_OUTCOMES},
         "delivered": {s: sum(e["delivered"][s] for e in summary["brands"].values()) for s in sinks},
+        "meta_ads": {o: sum(e["meta_ads"][o] for e in summary["brands"].values()) for o in META_ADS_OUTCOMES},
     }
     print(f"\n[demo] run {run_id} summary:\n{table(summary)}\n")
     created = [c for c in sandbox.ad_codes() if c["origin"] != "seeded"]
@@ -258,6 +280,13 @@ def report(sandbox: Any, ledger: Any, run_id: str, facts: dict[str, Any], out: P
     )
     for path in files:
         print(f"  file {path}")
+    ads = sandbox.ads()
+    paused = sum(1 for a in ads if a["status"] == "PAUSED")
+    made = summary["totals"]["meta_ads"]["ads_created"]
+    print(
+        f"  meta_ads: {made} PAUSED ads made (one creative and one ad per code, in each brand's sandbox ad "
+        f"set); the sandbox holds {len(ads)} ads, {paused} of them PAUSED"
+    )
     awaiting = {b: e.get("awaiting_creator_authorisation", 0) for b, e in summary["brands"].items()}
     print(f"  awaiting creator authorisation (no meta_graph_creator_<id> connection): {awaiting}")
     reauthorise = {b: e.get("awaiting_creator_reauthorisation", 0) for b, e in summary["brands"].items()}
@@ -268,7 +297,12 @@ def report(sandbox: Any, ledger: Any, run_id: str, facts: dict[str, Any], out: P
         problems.append(f"the summary says {issued} issued, the sandbox created {len(created)}")
     if not rows or any(r[3] not in valid_codes for r in rows):
         problems.append("the SQL table is empty or holds a code the sandbox does not consider valid")
-    for sink in ("sql", "webhook", "files"):
+    if made != len(ads) or paused != len(ads) or made != summary["totals"]["delivered"].get("meta_ads"):
+        problems.append(
+            f"meta_ads made {made} ads, the sandbox holds {len(ads)} ({paused} PAUSED), "
+            f"{summary['totals']['delivered'].get('meta_ads', 0)} codes delivered to it"
+        )
+    for sink in ("sql", "webhook", "files", "meta_ads"):
         if not summary["totals"]["delivered"].get(sink):
             problems.append(f"nothing was delivered to the {sink} sink")
     if webhook_records != summary["totals"]["delivered"].get("webhook", 0):
@@ -278,8 +312,7 @@ def report(sandbox: Any, ledger: Any, run_id: str, facts: dict[str, Any], out: P
         return 1
     print(
         f"[demo] OK: {issued} codes issued, matching the sandbox's own record of {len(created)} created "
-        f"codes; "
-        "every delivered code is valid at the sandbox."
+        f"codes; every delivered code is valid at the sandbox; {made} PAUSED ads made, none active."
     )
     return 0
 

@@ -28,6 +28,11 @@ class Brand:
     :param recheck_pending: whether discovery looks up again the items the ledger holds as pending.
     :param partitions: windows of the date range walked in parallel (1: sequential).
     :param ledger_id: the ledger's identity read by the run's first task (None: not checked).
+    :param ad_account_id: the brand's ad account (``act_<digits>``) the ``meta_ads`` sink creates creatives
+        and paused ads in (None: the brand has none, and ``meta_ads`` cannot serve it).
+    :param adset_id: the ad set of that account the ``meta_ads`` sink puts its ads in.
+    :param ad_format: the partnership creative's ``ad_format``: 1 both identities (default), 2 the first
+        identity only, 3 automatic.
     """
 
     business_id: str
@@ -38,6 +43,9 @@ class Brand:
     recheck_pending: bool = False
     partitions: int = 1
     ledger_id: str | None = None
+    ad_account_id: str | None = None
+    adset_id: str | None = None
+    ad_format: int = 1
 
     def as_dict(self) -> dict[str, Any]:
         """The brand as JSON-ready data (for XCom); :meth:`from_dict` reads it back."""
@@ -45,7 +53,8 @@ class Brand:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Brand:
-        """A brand from :meth:`as_dict`'s data (ids given as numbers become text).
+        """A brand from :meth:`as_dict`'s data (ids given as numbers become text). Data written before a key
+        existed (an XCom of an older run) gets that key's default.
 
         :raises ValueError: ``data`` has no ``business_id`` or carries a key a brand does not have.
         """
@@ -69,6 +78,9 @@ class Brand:
             recheck_pending=bool(data.get("recheck_pending", False)),
             partitions=int(data.get("partitions") or 1),
             ledger_id=text("ledger_id"),
+            ad_account_id=text("ad_account_id"),
+            adset_id=text("adset_id"),
+            ad_format=int(data.get("ad_format") or 1),
         )
 
     @classmethod

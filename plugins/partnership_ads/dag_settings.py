@@ -50,6 +50,8 @@ MAX_LENGTHS: dict[str, int] = {
     "fb_page_id": 32,
     "ig_user_id": 32,
     "meta_conn_id": 250,
+    "ad_account_id": 36,
+    "adset_id": 32,
     "search_key": 100,
     "start_date": 10,
     "end_date": 10,
@@ -66,6 +68,10 @@ MAX_ITEMS: dict[str, int] = {
     "sinks": len(SINK_CHOICES),
     **{name: len(values) for name, values in sorted(ENUM_FILTERS.items())},
 }
+#: The partnership creative's ad formats (1 both identities, 2 the first identity only, 3 automatic), as
+#: the ``meta_ads`` sink and the Brand section of the trigger form take them; the first is the default.
+AD_FORMAT_CHOICES: tuple[int, ...] = (1, 2, 3)
+DEFAULT_AD_FORMAT = AD_FORMAT_CHOICES[0]
 #: Most characters of one value of a list parameter (ids, country codes, enum values).
 MAX_ITEM_LENGTH = 32
 #: Largest ``max_codes`` (a cap on new codes per brand and run).

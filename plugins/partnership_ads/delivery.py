@@ -17,6 +17,7 @@ from partnership_ads.sink_names import DEFAULT_FILE_FORMAT, DEFAULT_SQL_TABLE
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from partnership_ads.brand import Brand
     from partnership_ads.ledger import DeliveryRecord, Ledger
     from partnership_ads.sinks import AdCodeSink
 
@@ -98,7 +99,9 @@ def deliver_pending(
 
     What is pending is what the sink's destination (``sink.destination``) has not received: a files sink
     pointed at a trigger's folder gets the brand's codes there, and the configured folder still gets them on
-    the next normal run. A sink that raises keeps its remaining records pending and does not stop the others.
+    the next normal run. Each sink's ``prepare`` runs first (the meta_ads sink checks the brand's ad account
+    there, before any creative). A sink that raises keeps its remaining records pending and does not stop the
+    others; records a sink hands back from ``deliver`` stay pending.
     """
     from partnership_ads.sinks import DeliveryContext
 
@@ -113,11 +116,13 @@ def deliver_pending(
         delivered[sink.name] = 0
         log.info("Sink %s: %s record(s) pending for business %s", sink.describe(), len(pending), business_id)
         try:
+            sink.prepare(ledger, log=log)
             for start in range(0, len(pending), max(1, sink.batch_size)):
                 batch = still_current(ledger, pending[start : start + sink.batch_size], log=log)
                 if not batch:
                     continue
-                sink.deliver(batch, context)
+                refused = {r.content_id for r in sink.deliver(batch, context) or ()}
+                batch = [r for r in batch if r.content_id not in refused]
                 ledger.mark_delivered(sink.name, batch, destination=destination, run_id=run_id)
                 delivered[sink.name] += len(batch)
                 log.info(
@@ -150,6 +155,7 @@ def build_delivery_sinks(
     sql_conn_id: str = DEFAULT_LEDGER_CONN_ID,
     sql_table: str = DEFAULT_SQL_TABLE,
     webhook_conn_id: str = DEFAULT_WEBHOOK_CONN_ID,
+    brand: Brand | None = None,
 ) -> list[AdCodeSink]:
     """The sinks a task delivers to (:func:`partnership_ads.sinks.build_sinks`), the files sink's folder
     checked first (:func:`files_target`). Nothing is opened or written.
@@ -158,8 +164,10 @@ def build_delivery_sinks(
         not configured (the message names the parameter).
     """
     from partnership_ads.sinks import build_sinks
+    from partnership_ads.sinks.meta_ads import meta_ads_config
 
     target = files_target(output_uri)
+    meta_ads = None if brand is None else meta_ads_config(brand)
     return build_sinks(
         list(selection) if selection else None,
         sql_conn_id=sql_conn_id,
@@ -169,6 +177,7 @@ def build_delivery_sinks(
         file_format=file_format or DEFAULT_FILE_FORMAT,
         output_root=target.root,
         output_uri_configured=target.configured,
+        meta_ads=meta_ads,
     )
 
 
@@ -187,3 +196,10 @@ def written_files(sinks: Sequence[AdCodeSink]) -> list[str]:
     from partnership_ads.sinks import FileSink
 
     return [path for sink in sinks if isinstance(sink, FileSink) for path in sink.written]
+
+
+def meta_ads_summaries(sinks: Sequence[AdCodeSink]) -> dict[str, Any]:
+    """The meta_ads sink's counts of this task (``{}`` when it did not run)."""
+    from partnership_ads.sinks import MetaAdsSink
+
+    return next((s.summary() for s in sinks if isinstance(s, MetaAdsSink)), {})

@@ -40,6 +40,8 @@ from typing import Any
 from partnership_ads.brand import Brand
 from partnership_ads.conn_ids import CREATOR_CONN_PREFIX, DEFAULT_META_CONN_ID
 from partnership_ads.dag_settings import (
+    AD_FORMAT_CHOICES,
+    DEFAULT_AD_FORMAT,
     FILE_FORMAT_CHOICES,
     FILTER_PARAM_NAMES,
     MAX_CODES_LIMIT,
@@ -59,7 +61,7 @@ from partnership_ads.issuance_plan import check_creators_per_shard
 from partnership_ads.output_location import (
     check_output_uri,
 )
-from partnership_ads.sink_names import DEFAULT_FILE_FORMAT
+from partnership_ads.sink_names import DEFAULT_FILE_FORMAT, META_ADS_SINK
 
 BRANDS_VARIABLE = "partnership_ads_brands"
 BRANDS_ENV = "PARTNERSHIP_ADS_BRANDS"
@@ -194,11 +196,58 @@ def check_brand_connection(conn_id: str, *, get_connection_type: ConnectionTypeL
     return conn_id
 
 
-def validate_brand(brand: Mapping[str, Any], *, where: str) -> dict[str, str | None]:
-    """Check one brand entry and return it normalised (ids as strings, ``meta_conn_id`` defaulted)."""
+#: A brand's ad account settings, for the ``meta_ads`` sink (all optional; a brand without them is served by
+#: every other sink).
+AD_SETTINGS = ("ad_account_id", "adset_id", "ad_format")
+_AD_ACCOUNT_ID = re.compile(r"^act_[0-9]+$")
+
+
+def check_ad_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """A brand's ``ad_account_id``, ``adset_id`` and ``ad_format``, checked for shape (no call); returns them
+    normalised, or ``{}`` when the brand has none.
+
+    Whether the ad set is in the account and the brand's token may create ads there is checked by the
+    ``meta_ads`` sink at Meta, before any creative.
+
+    :raises ValueError: naming the field: an ``ad_account_id`` that is not ``act_<digits>``, an ``adset_id``
+        that is not digits, one given without the other, an ``ad_format`` other than 1, 2 or 3.
+    """
+    account, adset, ad_format = (settings.get(k) for k in AD_SETTINGS)
+    if not _given(account) and not _given(adset):
+        if _given(ad_format):
+            raise ValueError("ad_format: given without ad_account_id and adset_id (the meta_ads sink's)")
+        return {}
+    if not _given(account):
+        raise ValueError("ad_account_id: required with adset_id (the brand's ad account, act_<digits>)")
+    if not _given(adset):
+        raise ValueError(
+            f"adset_id: required with ad_account_id {str(account)!r} (an ad set of that account)"
+        )
+    if not isinstance(account, str) or not _AD_ACCOUNT_ID.match(account.strip()):
+        raise ValueError(f"ad_account_id: {account!r} is not an ad account id; write it as act_<digits>")
+    adset_text = str(adset).strip() if isinstance(adset, str | int) and not isinstance(adset, bool) else ""
+    if not adset_text.isdigit():
+        raise ValueError(f"adset_id: {adset!r} is not an ad set id (digits)")
+    if not _given(ad_format):
+        ad_format = DEFAULT_AD_FORMAT
+    if isinstance(ad_format, str) and ad_format.strip().isdigit():
+        ad_format = int(ad_format)
+    if isinstance(ad_format, bool) or ad_format not in AD_FORMAT_CHOICES:
+        raise ValueError(
+            f"ad_format: {ad_format!r} is not an ad format; use 1 (both identities), 2 (the first identity "
+            "only) or 3 (automatic)"
+        )
+    return {"ad_account_id": account.strip(), "adset_id": adset_text, "ad_format": int(ad_format)}
+
+
+def validate_brand(brand: Mapping[str, Any], *, where: str) -> dict[str, Any]:
+    """Check one brand entry and return it normalised (ids as strings, ``meta_conn_id`` defaulted; the ad
+    settings of :func:`check_ad_settings` only when the entry has them)."""
     if not isinstance(brand, Mapping):
         raise ValueError(f"{where}: each brand must be an object with business_id, fb_page_id, ig_user_id")
-    unknown = sorted(set(brand) - {"business_id", "fb_page_id", "ig_user_id", "meta_conn_id", "name"})
+    unknown = sorted(
+        set(brand) - {"business_id", "fb_page_id", "ig_user_id", "meta_conn_id", "name", *AD_SETTINGS}
+    )
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {unknown} in a brand entry")
     try:
@@ -209,6 +258,7 @@ def validate_brand(brand: Mapping[str, Any], *, where: str) -> dict[str, str | N
             fb_page_id=brand.get("fb_page_id"), ig_user_id=brand.get("ig_user_id")
         ).params
         meta_conn_id = check_conn_id(brand.get("meta_conn_id") or DEFAULT_META_CONN_ID)
+        ad_settings = check_ad_settings(brand)
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from None
     return {
@@ -216,6 +266,7 @@ def validate_brand(brand: Mapping[str, Any], *, where: str) -> dict[str, str | N
         "fb_page_id": account.get("fb_page_id"),
         "ig_user_id": account.get("ig_user_id"),
         "meta_conn_id": meta_conn_id,
+        **ad_settings,
     }
 
 
@@ -289,7 +340,9 @@ def resolve_brands(
         invalid entry (naming the parameter).
     :raises ConnectionLookupError: the form's connection could not be read.
     """
-    check_sizes({k: params.get(k) for k in ("business_id", "fb_page_id", "ig_user_id", "meta_conn_id")})
+    check_sizes(
+        {k: params.get(k) for k in ("business_id", "fb_page_id", "ig_user_id", "meta_conn_id", *AD_SETTINGS)}
+    )
     form_conn = params.get("meta_conn_id")
     listed = brand_list(get_variable=get_variable, environ=environ)
     if listed is not None:
@@ -297,9 +350,9 @@ def resolve_brands(
         where = _LIST_SOURCES[source]
         if _given(params.get("business_id")):
             brand = _listed_brand(params["business_id"], brands, where)
-            for key in ("fb_page_id", "ig_user_id", "meta_conn_id"):
+            for key in ("fb_page_id", "ig_user_id", "meta_conn_id", *AD_SETTINGS):
                 given = params.get(key)
-                if _given(given) and str(given).strip() != (brand[key] or ""):
+                if _given(given) and str(given).strip() != str(brand.get(key) or ""):
                     raise ValueError(
                         f"{key}: {str(given)!r} is not what the brand list ({where}) gives business "
                         f"{brand['business_id']} ({brand[key]!r}); a run always uses the listed brand's "
@@ -310,6 +363,12 @@ def resolve_brands(
             raise ValueError(
                 "business_id: required when fb_page_id or ig_user_id is given in the trigger form"
             )
+        for key in AD_SETTINGS:
+            if _given(params.get(key)):
+                raise ValueError(
+                    f"{key}: a run over the brand list ({where}) uses each brand's listed ad settings; leave "
+                    f"{key} empty (or give a listed business_id), and set it in the list entry"
+                )
         if _given(form_conn) and any(b["meta_conn_id"] != form_conn for b in brands):
             raise ValueError(
                 f"meta_conn_id: a run over the brand list ({where}) uses each brand's listed connection; "
@@ -323,6 +382,7 @@ def resolve_brands(
                 "fb_page_id": params.get("fb_page_id"),
                 "ig_user_id": params.get("ig_user_id"),
                 "meta_conn_id": form_conn,
+                **{key: params.get(key) for key in AD_SETTINGS},
             },
             where="params",
         )
@@ -574,6 +634,22 @@ def scheduled_filters(*, lookback: int | None, defaults: Mapping[str, Any], toda
     return filters
 
 
+def check_meta_ads_brands(sinks: Any, brands: Sequence[Mapping[str, Any]]) -> None:
+    """A run whose ``sinks`` name ``meta_ads`` serves only brands with an ad account and ad set: refused here,
+    before any call, rather than by each brand's push task after the codes were issued.
+
+    :raises ValueError: ``sinks: ...`` naming the brands without them.
+    """
+    if not isinstance(sinks, list | tuple) or META_ADS_SINK not in sinks:
+        return
+    missing = [str(b["business_id"]) for b in brands if not b.get("ad_account_id")]
+    if missing:
+        raise ValueError(
+            f"sinks: 'meta_ads' needs each brand's ad_account_id and adset_id; business(es) {missing[:20]} "
+            "have none. Add them to the brand list entry (or the form's Brand section), or leave meta_ads out"
+        )
+
+
 def plan_run(
     params: Mapping[str, Any],
     *,
@@ -607,6 +683,7 @@ def plan_run(
     brands, source = resolve_brands(
         params, get_variable=get_variable, environ=environ, get_connection_type=get_connection_type
     )
+    check_meta_ads_brands(params.get("sinks"), brands)
     partitions = 1
     if scheduled:
         lookback = lookback_days(get_variable=get_variable, environ=environ)

@@ -1,10 +1,12 @@
-"""The run summary: counts per brand by outcome and delivered per sink, as a table for the task log."""
+"""The run summary: counts per brand by outcome and delivered per sink (and, when the meta_ads sink ran, its
+ads created, already present, failed and stale), as a table for the task log."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from partnership_ads.issuance import OUTCOMES
+from partnership_ads.sink_names import META_ADS_OUTCOMES
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -87,6 +89,10 @@ def build_summary(
             if sink not in sinks:
                 sinks.append(sink)
         entry.setdefault("files", []).extend(result.get("files") or [])
+        meta_ads = result.get("meta_ads") or {}
+        if meta_ads:
+            entry["meta_ads"] = {o: int(meta_ads.get(o, 0)) for o in META_ADS_OUTCOMES}
+            entry["stale_ads"] = list(meta_ads.get("stale") or [])
     totals: dict[str, int] = {outcome: 0 for outcome in SUMMARY_OUTCOMES}
     delivered_totals: dict[str, int] = dict.fromkeys(sinks, 0)
     for entry in brands.values():
@@ -94,10 +100,12 @@ def build_summary(
             totals[outcome] += int(entry.get(outcome, 0))
         for sink in sinks:
             delivered_totals[sink] += int(entry["delivered"].get(sink, 0))
+    ads = [entry["meta_ads"] for entry in brands.values() if "meta_ads" in entry]
+    meta_ads_totals = {o: sum(a[o] for a in ads) for o in META_ADS_OUTCOMES} if ads else {}
     return {
         "brands": brands,
         "sinks": sinks,
-        "totals": {**totals, "delivered": delivered_totals},
+        "totals": {**totals, "delivered": delivered_totals, **({"meta_ads": meta_ads_totals} if ads else {})},
         "delivered_any": any(delivered_totals.values()),
         "tokens": merge_reports(r.get("tokens") for r in issue_results if r),
     }
@@ -115,6 +123,15 @@ def summary_table(summary: dict[str, Any]) -> str:
         [f"delivered to {sink}", *(summary["brands"][b]["delivered"].get(sink, 0) for b in brands), total]
         for sink, total in totals["delivered"].items()
     )
+    if "meta_ads" in totals:
+        rows.extend(
+            [
+                f"meta_ads {outcome.removeprefix('ads_').replace('_', ' ')}",
+                *(summary["brands"][b].get("meta_ads", {}).get(outcome, 0) for b in brands),
+                totals["meta_ads"][outcome],
+            ]
+            for outcome in META_ADS_OUTCOMES
+        )
     return format_table(["outcome", *brands, "TOTAL"], rows)
 
 
@@ -123,6 +140,7 @@ def record_summary(ledger: Ledger, run_id: str, summary: dict[str, Any]) -> None
     for business_id, entry in summary["brands"].items():
         figures = {o: int(entry.get(o, 0)) for o in SUMMARY_OUTCOMES}
         figures.update({f"delivered:{s}": int(n) for s, n in entry["delivered"].items()})
+        figures.update({f"meta_ads:{o}": int(n) for o, n in (entry.get("meta_ads") or {}).items()})
         ledger.record_run_figures(run_id, business_id, figures)
 
 
@@ -136,4 +154,9 @@ def named_items(summary: dict[str, Any]) -> list[str]:
                     f"  {business_id}: {item['content_id']} {outcome.replace('_', ' ')}"
                     + (f" ({item['detail']})" if item.get("detail") else "")
                 )
+        for ad in entry.get("stale_ads", []):
+            lines.append(
+                f"  {business_id}: {ad['content_id']} stale ad {ad['ad_id']} (code {ad['reason']} after the "
+                "ad was made; left as it is)"
+            )
     return lines

@@ -14,6 +14,7 @@ from airflow.sdk import Param
 
 from partnership_ads.conn_ids import DEFAULT_META_CONN_ID
 from partnership_ads.dag_settings import (
+    AD_FORMAT_CHOICES,
     DEFAULT_CREATORS_PER_SHARD,
     DEFAULT_TOKEN_EXPIRY_WARNING_DAYS,
     FILE_FORMAT_CHOICES,
@@ -28,7 +29,13 @@ from partnership_ads.dag_settings import (
     SINK_CHOICES,
 )
 from partnership_ads.graph.params import ENUM_FILTERS, SORT_BY_VALUES
-from partnership_ads.sink_names import FILES_SINK, SQL_SINK, WEBHOOK_SINK
+from partnership_ads.sink_names import (
+    DEFAULT_SINK_NAMES,
+    FILES_SINK,
+    META_ADS_SINK,
+    SQL_SINK,
+    WEBHOOK_SINK,
+)
 
 #: Display names of the discovery endpoint's enum filters, in the order the form lists them.
 ENUM_DISPLAY: dict[str, dict[str, str]] = {
@@ -64,7 +71,12 @@ _ENUM_HELP = {
 }
 SORT_BY_DISPLAY = {"RECOMMENDED": "Recommended (Meta's default)", "DATE": "Date"}
 assert frozenset(SORT_BY_DISPLAY) == SORT_BY_VALUES
-SINK_DISPLAY = {SQL_SINK: "SQL table", WEBHOOK_SINK: "Webhook", FILES_SINK: "Files"}
+SINK_DISPLAY = {
+    SQL_SINK: "SQL table",
+    WEBHOOK_SINK: "Webhook",
+    FILES_SINK: "Files",
+    META_ADS_SINK: "Meta ads (paused, needs the brand's ad account)",
+}
 assert tuple(SINK_DISPLAY) == SINK_CHOICES, "the form must name every sink"
 FILE_FORMAT_DISPLAY = dict(zip(FILE_FORMAT_CHOICES, ("CSV", "Parquet", "JSON Lines"), strict=True))
 
@@ -127,13 +139,13 @@ def _numeric_id(name: str, description: str) -> Param:
     return _optional(name, "string", description, BRAND_SECTION, pattern="^[0-9]+$")
 
 
-def _sinks(description: str, **display: object) -> Param:
+def _sinks(description: str, choices: tuple[str, ...] = SINK_CHOICES, **display: object) -> Param:
     return Param(
         None,
         type=["null", "array"],
-        items=_items(enum=list(SINK_CHOICES)),
+        items=_items(enum=list(choices)),
         maxItems=MAX_ITEMS["sinks"],
-        examples=list(SINK_CHOICES),
+        examples=list(choices),
         title="sinks",
         description=description,
         **display,
@@ -157,6 +169,26 @@ PIPELINE_PARAMS: dict[str, Param] = {
         "The brand's meta_graph connection. With a brand list: leave empty (the listed brand's is used). "
         f"Without: a meta_graph connection, not a creator's (default {DEFAULT_META_CONN_ID}).",
         BRAND_SECTION,
+    ),
+    "ad_account_id": _optional(
+        "ad_account_id",
+        "string",
+        "The brand's ad account (act_<digits>) for the meta_ads sink: one creative and one PAUSED ad per "
+        "delivered code. With a brand list: leave empty (the listed brand's is used).",
+        BRAND_SECTION,
+        pattern="^act_[0-9]+$",
+    ),
+    "adset_id": _numeric_id(
+        "adset_id", "The ad set of that ad account the meta_ads sink's paused ads go in (numeric id)."
+    ),
+    "ad_format": _optional(
+        "ad_format",
+        "integer",
+        "The partnership creative's ad_format for meta_ads: 1 both identities (default), 2 the first "
+        "identity only, 3 automatic.",
+        BRAND_SECTION,
+        minimum=AD_FORMAT_CHOICES[0],
+        maximum=AD_FORMAT_CHOICES[-1],
     ),
     **{name: _enum_array(name) for name in ENUM_DISPLAY},
     "country_codes": _optional(
@@ -216,7 +248,8 @@ PIPELINE_PARAMS: dict[str, Param] = {
         section=RUN_SECTION,
     ),
     "sinks": _sinks(
-        "Deliver only to these sinks. Empty: every configured sink.",
+        "Deliver only to these sinks. Empty: every configured sink but meta_ads, which runs only when named "
+        "(it creates one creative and one PAUSED ad per code in the brand's ad set).",
         values_display=SINK_DISPLAY,
         section=RUN_SECTION,
     ),
@@ -291,5 +324,6 @@ REVOKE_PARAMS: dict[str, Param] = {
         "media). With a brand list: leave empty (the media's listed brand's is used). Without: a "
         f"meta_graph connection, not a creator's (default {DEFAULT_META_CONN_ID}).",
     ),
-    "sinks": _sinks("Tell only these sinks. Empty: every configured sink."),
+    # No meta_ads: a revocation never touches an ad; the next push naming meta_ads reports it stale.
+    "sinks": _sinks("Tell only these sinks. Empty: every configured sink.", DEFAULT_SINK_NAMES),
 }

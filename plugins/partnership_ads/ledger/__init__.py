@@ -19,8 +19,8 @@ One module per concern, composed into :class:`Ledger`:
 - ``database``: which database (:func:`sql_hook_for`);
 - ``schema``: migrations and identity;
 - ``content``, ``codes`` (codes and fenced claims), ``decisions`` (per brand), ``outbox`` (per destination),
-  ``run_figures``, ``throttles``, ``budgets`` (a run's max_codes cap per brand), ``token_health``: one
-  table family each;
+  ``run_figures``, ``throttles``, ``budgets`` (a run's max_codes cap per brand), ``token_health``, ``ads``
+  (the creatives and paused ads of the ``meta_ads`` sink): one table family each;
 - ``reports``: read-only summaries for the plugin page (overview, daily chart, codes table, item history).
 """
 
@@ -30,6 +30,7 @@ from __future__ import annotations
 # their own modules; the ledger's namespace keeps them for code written against the single-module ledger.
 from partnership_ads.clock import Clock, iso, utcnow
 from partnership_ads.conn_ids import DEFAULT_LEDGER_CONN_ID
+from partnership_ads.ledger.ads import AdRow, MetaAds
 from partnership_ads.ledger.budgets import PostBudgets
 from partnership_ads.ledger.codes import (
     HAS_CODE_STATES,
@@ -60,6 +61,7 @@ __all__ = [
     "LEGACY_DESTINATION",
     "PENDING_STATUSES",
     "SQL_DIR_ENV",
+    "AdRow",
     "Claim",
     "ClaimKind",
     "Clock",
@@ -74,6 +76,7 @@ __all__ = [
     "LedgerMismatchError",
     "LedgerReports",
     "LedgerUnavailableError",
+    "MetaAds",
     "PostBudgets",
     "StaleClaimError",
     "default_ledger_path",
@@ -95,6 +98,7 @@ class Ledger(
     PostBudgets,
     TokenHealthRecords,
     LedgerReports,
+    MetaAds,
 ):
     """The pipeline's durable record, on any common-sql ``DbApiHook`` (SQLite and PostgreSQL are tested).
 

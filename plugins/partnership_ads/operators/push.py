@@ -26,8 +26,10 @@ class PushAdCodesOperator(BaseOperator):
     :param brand: the brand (a :class:`~partnership_ads.brand.Brand` or its ``as_dict()``), instead of
         ``business_id`` and ``ledger_id``.
     :param business_id: the brand.
-    :param sinks: names to deliver to (``sql``, ``webhook``, ``files``); None or empty: every configured sink
-        (sql always; webhook when ``webhook_conn_id`` exists; files when an output location is set).
+    :param sinks: names to deliver to (``sql``, ``webhook``, ``files``, ``meta_ads``); None or empty: every
+        configured sink but ``meta_ads`` (sql always; webhook when ``webhook_conn_id`` exists; files when an
+        output location is set). ``meta_ads`` needs the brand's ``ad_account_id`` and ``adset_id``: it makes
+        one creative and one PAUSED ad per code (:mod:`partnership_ads.sinks.meta_ads`).
     :param output_uri: files sink folder (local path or URL), which must resolve inside the deployment's
         output root (Variable ``partnership_ads_output_root``, default the configured folder) with an allowed
         scheme; its deliveries are recorded under that folder. Default: the configured folder, Variable
@@ -71,11 +73,14 @@ class PushAdCodesOperator(BaseOperator):
         self.webhook_conn_id = webhook_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        """Deliver; returns ``{"business_id", "delivered": {sink: n}, "sinks": [...], "files": [...]}``."""
+        """Deliver; returns ``{"business_id", "delivered": {sink: n}, "sinks": [...], "files": [...]}`` and,
+        when meta_ads ran, ``"meta_ads": {"ads_created", "ads_already_present", "ads_failed", "ads_stale",
+        "stale": [...], "failed": [...]}``."""
         # Imported here, not at module level: the DAG file imports this module at parse time.
         from partnership_ads.delivery import (
             build_delivery_sinks,
             deliver_pending,
+            meta_ads_summaries,
             pending_counts,
             written_files,
         )
@@ -92,6 +97,7 @@ class PushAdCodesOperator(BaseOperator):
                 sql_conn_id=self.sql_conn_id,
                 sql_table=self.sql_table,
                 webhook_conn_id=self.webhook_conn_id,
+                brand=brand,
             )
         except ValueError as exc:
             from airflow.sdk.exceptions import AirflowFailException
@@ -109,6 +115,16 @@ class PushAdCodesOperator(BaseOperator):
         delivered, errors = deliver_pending(
             ledger, sinks, business_id, run_id=context["run_id"], dag_id=context["ti"].dag_id, log=self.log
         )
+        meta_ads = meta_ads_summaries(sinks)
+        if meta_ads:
+            self.log.info(
+                "meta_ads for business %s: %s PAUSED ad(s) created, %s already present, %s failed, %s stale",
+                business_id,
+                meta_ads["ads_created"],
+                meta_ads["ads_already_present"],
+                meta_ads["ads_failed"],
+                meta_ads["ads_stale"],
+            )
         if errors:
             raise AirflowException(
                 f"Delivery failed for business {business_id} on sink(s) {sorted(errors)}: {errors}. "
@@ -119,6 +135,7 @@ class PushAdCodesOperator(BaseOperator):
             "delivered": delivered,
             "sinks": [s.name for s in sinks],
             "files": written_files(sinks),
+            **({"meta_ads": meta_ads} if meta_ads else {}),
         }
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:

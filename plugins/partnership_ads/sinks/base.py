@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from partnership_ads.ledger import DeliveryRecord
+    from partnership_ads.ledger import DeliveryRecord, Ledger
 
 
 #: Columns of a delivered code, as the SQL table and the files carry them (``state`` is active | revoked;
@@ -72,9 +72,19 @@ class AdCodeSink(ABC):
             raise NotImplementedError(f"{type(self).__name__} must define its destination")
         return str(conn_id)
 
+    def prepare(self, ledger: Ledger, *, log: Any) -> None:  # noqa: B027 - optional hook, no-op by default
+        """Run once per task before the first batch (checks at the destination); raise to fail this sink
+        with nothing delivered. Default: nothing to check."""
+
     @abstractmethod
-    def deliver(self, records: Sequence[DeliveryRecord], context: DeliveryContext) -> None:
-        """Deliver every record of the batch, or raise (nothing is then marked delivered for this sink)."""
+    def deliver(
+        self, records: Sequence[DeliveryRecord], context: DeliveryContext
+    ) -> Sequence[DeliveryRecord] | None:
+        """Deliver every record of the batch, or raise (nothing is then marked delivered for this sink).
+
+        A sink may instead return the records it could not take (they stay pending; the rest is marked
+        delivered); ``None`` means all of them.
+        """
 
     def describe(self) -> str:
         """Where this sink writes, for the task log (never a secret)."""

@@ -258,7 +258,7 @@ def test_the_schedule_is_daily_unless_the_deployment_sets_one() -> None:
         ("ad_partner_page_ids", ",".join(["1"] * 101), "at most 100 values, got 101"),
         ("country_codes", ["US"] * 51, "at most 50 values"),
         ("ad_eligibilities", ["AD_READY"] * 5, "at most 4 values"),
-        ("sinks", ["sql"] * 4, "at most 3 values"),
+        ("sinks", ["sql"] * 5, "at most 4 values"),
     ],
     ids=lambda value: value if isinstance(value, str) and len(value) < 40 else type(value).__name__,
 )
@@ -320,6 +320,7 @@ def test_every_trigger_form_parameter_carries_the_size_limit_the_run_checks(form
             "max_codes": MAX_CODES_LIMIT,
             "creators_per_shard": MAX_CREATORS_PER_SHARD,
             "token_expiry_warning_days": MAX_TOKEN_EXPIRY_WARNING_DAYS,
+            "ad_format": 3,
         }
         assert schema.get("maximum") == limits[name]
     assert kinds - {"null", "string", "array", "integer", "boolean"} == set()

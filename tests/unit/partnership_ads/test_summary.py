@@ -35,3 +35,21 @@ def test_nothing_delivered_means_no_asset_update() -> None:
         [{"business_id": "1", "delivered": {"sql": 0}}],
     )
     assert not summary["delivered_any"]
+
+
+def test_the_meta_ads_counts_are_rows_of_the_table_and_figures_of_the_ledger() -> None:
+    from partnership_ads.summary import build_summary, summary_table
+
+    ads = {"ads_created": 3, "ads_already_present": 1, "ads_failed": 0, "ads_stale": 2}
+    pushed = {
+        "business_id": "111",
+        "delivered": {"meta_ads": 3},
+        "meta_ads": {**ads, "stale": [{"content_id": "9", "ad_id": "5", "reason": "revoked"}], "failed": []},
+    }
+    summary = build_summary([], [pushed, {"business_id": "222", "delivered": {"meta_ads": 0}}])
+    assert summary["brands"]["111"]["meta_ads"] == ads
+    assert summary["totals"]["meta_ads"] == ads
+    table = summary_table(summary)
+    assert "meta_ads created" in table and "meta_ads stale" in table
+    without = build_summary([], [{"business_id": "111", "delivered": {"sql": 1}}])
+    assert "meta_ads" not in summary_table(without)

@@ -10,7 +10,8 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from partnership_ads.ledger import LedgerMismatchError
 from partnership_ads.operators import PushAdCodesOperator
-from partnership_ads.sink_names import FILES_SINK, SINK_NAMES, SQL_SINK, WEBHOOK_SINK
+from partnership_ads.sink_names import DEFAULT_SINK_NAMES as SINK_NAMES
+from partnership_ads.sink_names import FILES_SINK, SQL_SINK, WEBHOOK_SINK
 from tests.integration.pipeline.conftest import context
 
 if TYPE_CHECKING:
