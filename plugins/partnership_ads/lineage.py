@@ -6,7 +6,9 @@
   namespace ``<scheme>://<bucket or host>``, name = its path;
 - a SQL table (the ledger's ``pa_ad_codes``, output of issue; the SQL sink's table): PostgreSQL as
   ``postgres://host:port`` + ``database.schema.table``; SQLite as ``sqlite://<file path>`` + ``main.table``;
-- a webhook: namespace ``<scheme>://<host>[:port]``, name = the URL's path (no user info, query or fragment).
+- a webhook: namespace ``<scheme>://<host>[:port]``, name = the URL's path (no user info, query or fragment);
+- the meta_ads sink's ads: namespace = the brand's ``meta_graph`` connection's base URL, as for discovery,
+  name = ``<ad account id>/ads`` (the Marketing API edge the paused ads are created on).
 
 The operators record what they touched while they run and return :func:`operator_lineage` from
 ``get_openlineage_facets_on_complete``. Everything OpenLineage is imported lazily: without
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from partnership_ads.sink_names import FILES_SINK, META_ADS_SINK, SQL_SINK, WEBHOOK_SINK
 from partnership_ads.url_safety import without_credentials
 
 if TYPE_CHECKING:
@@ -57,11 +60,21 @@ def discovery_dataset(base_url: str, business_id: str, edge: str | None = None) 
         from partnership_ads.graph.discovery import DISCOVERY_EDGE
 
         edge = DISCOVERY_EDGE
+    return LineageDataset(graph_namespace(base_url), f"{business_id}/{edge}")
+
+
+def graph_namespace(base_url: str) -> str:
+    """The namespace of a Graph API endpoint: the connection's scheme, host and port."""
     parts = urlsplit(without_credentials(base_url))
     authority = parts.hostname or ""
     if parts.port:
         authority = f"{authority}:{parts.port}"
-    return LineageDataset(f"{parts.scheme}://{authority}", f"{business_id}/{edge}")
+    return f"{parts.scheme}://{authority}"
+
+
+def ad_account_ads_dataset(base_url: str, ad_account_id: str) -> LineageDataset:
+    """The ads of a brand's ad account (the meta_ads sink's output)."""
+    return LineageDataset(graph_namespace(base_url), f"{ad_account_id}/ads")
 
 
 def webhook_dataset(url: str) -> LineageDataset:
@@ -97,13 +110,16 @@ def ledger_codes_dataset(ledger_conn_id: str) -> LineageDataset:
 
 
 def sink_dataset(sink: Any) -> LineageDataset:
-    """Where a delivery sink writes: its SQL table, files folder or webhook URL."""
+    """Where a delivery sink writes: its SQL table, files folder, webhook URL or ad account's ads.
+
+    :raises ValueError: for a sink this module cannot name (a new sink must add its naming here).
+    """
     name = getattr(sink, "name", "")
-    if name == "sql":
+    if name == SQL_SINK:
         return sql_table_dataset(sink.hook, sink.table)
-    if name == "files":
+    if name == FILES_SINK:
         return location_dataset(sink.location)
-    if name == "webhook":
+    if name == WEBHOOK_SINK:
         from airflow.sdk import BaseHook
 
         conn = BaseHook.get_connection(sink.conn_id)
@@ -111,6 +127,8 @@ def sink_dataset(sink: Any) -> LineageDataset:
         if "://" not in host:
             host = f"{conn.schema or 'https'}://{host}" + (f":{conn.port}" if conn.port else "")
         return webhook_dataset(host)
+    if name == META_ADS_SINK:
+        return ad_account_ads_dataset(sink.hook.settings.base_url, sink.config.ad_account_id)
     raise ValueError(f"No lineage naming for sink {name!r}")
 
 

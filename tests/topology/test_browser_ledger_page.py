@@ -69,6 +69,9 @@ def test_ledger_page_from_the_browse_menu_shows_the_runs_codes(
     frame.locator("svg.daily-chart").wait_for()
     assert "issued" in (frame.locator("svg.daily-chart .totals").text_content() or "")
     assert frame.locator("table.runs").get_by_text(run["dag_run_id"]).count() >= 1
+    # Every fetch checks the brand's token first: its record shows in Token health, with no token.
+    frame.locator("table.tokens tr.token-ok").first.wait_for()
+    assert "brand " in (frame.locator("table.tokens").text_content() or "")
     page.screenshot(path=str(SCREENSHOTS / "ledger_page_overview.png"), full_page=True)
 
     frame.get_by_role("link", name="Codes", exact=True).click()

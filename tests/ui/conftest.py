@@ -114,6 +114,38 @@ def fill_ledger(ledger: Ledger) -> None:
     ledger.record_run_figures(
         "manual__1", BRAND, {"issued": 28, "harvested": 27, "awaiting_creator_authorisation": 5}
     )
+    record_token_checks(ledger)
+
+
+#: The token checks :func:`record_token_checks` records: (subject, connection, state, days left, detail).
+TOKEN_CHECKS = (
+    (BRAND, "meta_graph_default", "ok", 50, "valid for 50 more days"),
+    ("17841000000", "meta_graph_creator_17841000000", "expiring", 3, "expires in 3 days"),
+    ("17841000001", "meta_graph_creator_17841000001", "expired", 0, SCRIPT_CAPTION),
+    ("17841000002", "meta_graph_creator_17841000002", "ok", None, "never expires"),
+)
+
+
+def record_token_checks(ledger: Ledger) -> None:
+    """One check of the brand's token and of each creator's (:data:`TOKEN_CHECKS`); one detail holds
+    :data:`SCRIPT_CAPTION`."""
+    from partnership_ads.token_health import TokenHealth, token_fingerprint
+
+    now = ledger.clock()
+    for subject, conn_id, state, days_left, detail in TOKEN_CHECKS:
+        expires = None if days_left is None else now.timestamp() + days_left * 86400 + 3600
+        ledger.record_token_health(
+            TokenHealth(
+                subject,
+                conn_id,
+                state,
+                detail,
+                now,
+                expires,
+                days_left,
+                fingerprint=token_fingerprint(f"EAAB-token-of-{subject}"),
+            )
+        )
 
 
 @pytest.fixture(scope="session")

@@ -156,6 +156,28 @@ def test_the_overview_shows_outcomes_deliveries_backlog_awaiting_and_runs(
     assert "http://" not in body.replace("http://www.w3.org/2000/svg", "")  # nothing fetched from outside
 
 
+def test_the_overview_shows_token_health_dead_tokens_first_and_per_brand_what_needs_action(
+    page_client: TestClient, admin_token: str
+) -> None:
+    body = page_client.get("/", headers={"Authorization": f"Bearer {admin_token}"}).text
+    tokens = body[body.index("<h2>Token health</h2>") : body.index("<h2>Last runs</h2>")]
+    rows = tokens.split("<tr")[2:]
+    assert [row.split("<td>")[1].split("</td>")[0] for row in rows] == [
+        "creator 17841000001",
+        "creator 17841000000",
+        f"brand {BRAND}",
+        "creator 17841000002",
+    ]
+    assert '<td>expired</td><td class="n">0</td>' in rows[0] and "<td>re-authorise</td>" in rows[0]
+    assert '<td>expiring</td><td class="n">3</td>' in rows[1] and f"<td>{BRAND}</td>" in rows[1]
+    assert "<td>ok</td>" in rows[2] and "<td>never</td>" in rows[3]
+    brand = body[body.index(f'data-business-id="{BRAND}"') : body.index("<h2>Token health</h2>")]
+    assert "Tokens needing action (2)" in brand
+    assert "meta_graph_creator_17841000001" in brand and "meta_graph_creator_17841000002" not in brand
+    assert SCRIPT_CAPTION not in body and "&lt;script&gt;" in tokens
+    assert "EAAB-token-of" not in body
+
+
 def test_the_chart_counts_codes_per_day(page_client: TestClient, admin_token: str) -> None:
     svg = page_client.get("/chart.svg", headers={"Authorization": f"Bearer {admin_token}"}).text
     # 28 issued, 27 harvested of which one was revoked since, all on the clock's day (2026-06-01).

@@ -8,16 +8,16 @@ writes: every method is a single SELECT in a read transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from partnership_ads.clock import iso
 from partnership_ads.ledger.core import LedgerCore
+from partnership_ads.ledger.token_health import TokenHealthRecords
 from partnership_ads.url_safety import without_credentials
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from datetime import datetime
 
 #: Columns of a row of the codes table (and of its CSV download), in order.
 CODE_LISTING_COLUMNS = (
@@ -61,6 +61,10 @@ class CodeSearch:
                 clauses.append(f"{column} LIKE ? ESCAPE '!'")
                 params.append("%" + _escape_like(value) + "%")
         return " AND ".join(clauses), params
+
+
+def _iso_timestamp(timestamp: float | None) -> str | None:
+    return None if timestamp is None else iso(datetime.fromtimestamp(timestamp, UTC))
 
 
 def _escape_like(value: str) -> str:
@@ -143,6 +147,58 @@ class LedgerReports(LedgerCore):
             items = out.setdefault(business_id, [])
             if len(items) < limit:
                 items.append({"content_id": content_id, "creator_ig_user_id": creator, "since": since})
+        return out
+
+    def token_health_overview(self) -> list[dict[str, Any]]:
+        """Every recorded token check, for people: ``[{"subject_id", "kind", "conn_id", "state", "days_left",
+        "expires_at", "action", "detail", "checked_at", "brands"}]``, those needing action first.
+
+        ``kind`` is ``brand`` for a business's own token (its subject is a business id the ledger knows) and
+        ``creator`` otherwise; ``brands`` lists the businesses the token serves (the brand itself, or the
+        brands whose discovered content the creator authored). Rows hold ids, a state and sentences, never a
+        token (the table keeps none).
+        """
+        from partnership_ads.token_health import NEEDS_ACTION, NEEDS_REAUTHORISATION, STATES
+
+        business_ids = set(self.brands())
+        served: dict[str, set[str]] = {}
+        for creator, business_id in self._query(
+            "SELECT DISTINCT c.author_ig_user_id, c.business_id FROM pa_content c "
+            "JOIN pa_token_health t ON t.subject_id = c.author_ig_user_id"
+        ):
+            served.setdefault(str(creator), set()).add(str(business_id))
+        out = []
+        # The token table's own reader (a sibling mixin of the Ledger), so its one SELECT stays in one place.
+        for health in TokenHealthRecords.token_health_records(self):  # type: ignore[arg-type]
+            kind = "brand" if health.subject_id in business_ids else "creator"
+            if kind == "brand":
+                action = (
+                    f"replace the brand's token on connection {health.conn_id}"
+                    if health.state in NEEDS_ACTION
+                    else None
+                )
+                brands = [health.subject_id]
+            else:
+                action = health.action
+                brands = sorted(served.get(health.subject_id, ()))
+            out.append(
+                {
+                    "subject_id": health.subject_id,
+                    "kind": kind,
+                    "conn_id": health.conn_id,
+                    "state": health.state,
+                    "days_left": health.days_left,
+                    "expires_at": _iso_timestamp(health.expires_at),
+                    "action": action,
+                    "detail": health.detail,
+                    "checked_at": iso(health.checked_at),
+                    "brands": brands,
+                }
+            )
+        # Dead tokens first, then expiring ones, then the rest (first occurrence wins).
+        order = dict.fromkeys((*NEEDS_REAUTHORISATION, *NEEDS_ACTION, *STATES))
+        urgency = {state: rank for rank, state in enumerate(order)}
+        out.sort(key=lambda row: (urgency.get(row["state"], len(urgency)), row["subject_id"], row["conn_id"]))
         return out
 
     def recent_runs(self, *, limit: int = 10) -> list[dict[str, Any]]:

@@ -142,12 +142,13 @@ PageDep = Annotated[int, Query(ge=1, le=1_000_000)]
 
 
 def overview(request: Request, ledger: LedgerDep) -> HTMLResponse:
-    """Per brand: codes by outcome, delivered and backlog per sink, items awaiting authorisation; the chart;
-    the last runs with their figures."""
+    """Per brand: codes by outcome, delivered and backlog per sink, items awaiting authorisation, its tokens
+    needing action; the chart; token health (every recorded check); the last runs with their figures."""
 
     def gather() -> dict[str, Any]:
         outcomes, delivered = ledger.outcomes_by_brand(), ledger.delivered_by_brand()
         backlog, awaiting = ledger.outbox_backlog(), ledger.awaiting_authorisation()
+        tokens = ledger.token_health_overview()
         brands = [
             {
                 "business_id": business_id,
@@ -155,11 +156,13 @@ def overview(request: Request, ledger: LedgerDep) -> HTMLResponse:
                 "delivered": delivered.get(business_id, {}),
                 "backlog": backlog.get(business_id, {}),
                 "awaiting": awaiting.get(business_id, []),
+                "tokens_needing_action": [t for t in tokens if t["action"] and business_id in t["brands"]],
             }
             for business_id in ledger.brands()
         ]
         return {
             "brands": brands,
+            "tokens": tokens,
             "runs": ledger.recent_runs(),
             "days": ledger.daily_codes(days=CHART_DAYS),
             "now": ledger.report_time(),

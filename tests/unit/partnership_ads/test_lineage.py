@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
+
 from partnership_ads.lineage import (
     discovery_dataset,
     location_dataset,
@@ -14,8 +16,6 @@ from partnership_ads.sqlite_file import SqliteFileHook
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    import pytest
 
 
 def test_discovery_endpoint_is_named_by_host_business_and_edge() -> None:
@@ -80,3 +80,36 @@ def test_push_names_one_output_per_configured_sink_without_the_webhooks_secrets(
         ("file", str(tmp_path / "out")),
     }
     assert "hmac-secret" not in repr(outputs) and "sig=" not in repr(outputs)
+
+
+def test_meta_ads_sink_is_named_by_graph_host_and_ad_account_without_the_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+
+    from partnership_ads.hooks import PartnershipAdsHook
+    from partnership_ads.lineage import sink_dataset
+    from partnership_ads.sinks import MetaAdsConfig, MetaAdsSink
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_META_GRAPH_LINEAGE",
+        json.dumps(
+            {"conn_type": "meta_graph", "host": "https://graph.facebook.com", "password": "EAAB-secret"}
+        ),
+    )
+    config = MetaAdsConfig("111", "meta_graph_lineage", "act_42", "77", 1, "222", "333")
+    sink = MetaAdsSink(config, hook=PartnershipAdsHook(meta_conn_id="meta_graph_lineage"))
+    dataset = sink_dataset(sink)
+    assert (dataset.namespace, dataset.name) == ("https://graph.facebook.com", "act_42/ads")
+    assert "EAAB-secret" not in repr(dataset)
+
+
+
+def test_a_sink_without_a_naming_is_refused_by_name() -> None:
+    from partnership_ads.lineage import sink_dataset
+
+    class Unnamed:
+        name = "carrier_pigeon"
+
+    with pytest.raises(ValueError, match="No lineage naming for sink 'carrier_pigeon'"):
+        sink_dataset(Unnamed())
