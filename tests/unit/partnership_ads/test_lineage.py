@@ -104,7 +104,6 @@ def test_meta_ads_sink_is_named_by_graph_host_and_ad_account_without_the_token(
     assert "EAAB-secret" not in repr(dataset)
 
 
-
 def test_a_sink_without_a_naming_is_refused_by_name() -> None:
     from partnership_ads.lineage import sink_dataset
 
