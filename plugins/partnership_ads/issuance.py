@@ -304,18 +304,22 @@ class Issuance:
         """
         from partnership_ads.snapshot import SOURCE_LOOKUP, iter_rows
 
-        coded = set(self.ledger.coded_content_ids(self.brand.business_id))
+        only = self.content_ids
+        # The brand's coded items, read when a row is not AD_READY: a shard's items, planned as AD_READY from
+        # this same snapshot, never are, so a shard does not read them.
+        coded: set[str] | None = None
         selected: list[dict[str, Any]] = []
         lost: list[ItemResult] = []
-        only = self.content_ids
-        for row in iter_rows(self.snapshot_path, columns=SNAPSHOT_COLUMNS):
+        for row in iter_rows(self.snapshot_path, columns=SNAPSHOT_COLUMNS, content_ids=only):
             content_id = row["content_id"]
-            if not content_id or (only is not None and str(content_id) not in only):
+            if not content_id:
                 continue
             visible = row["visible"] is not False
             if visible and row["platform"] == "INSTAGRAM" and row["ad_eligibility"] == "AD_READY":
                 selected.append(row)
                 continue
+            if coded is None:
+                coded = set(self.ledger.coded_content_ids(self.brand.business_id))
             looked_up = row["source"] == SOURCE_LOOKUP
             if content_id not in coded and not looked_up:
                 continue  # never selected by the pipeline: nothing to report
@@ -811,17 +815,25 @@ class Issuance:
         return str(item.row["author_ig_user_id"])
 
     def screen_creator_tokens(self, work: list[_Work]) -> tuple[list[_Work], list[ItemResult]]:
-        """Check each creator's token before its first POST; hold back the items of dead tokens.
+        """Check each creator's token before its first POST (the checks run at once, on up to
+        ``max_concurrency`` threads); hold back the items of dead tokens.
 
         :returns: the items to claim and POST, and the ``awaiting_creator_reauthorisation`` results of the
             creators whose token is expired, invalid or missing a scope (never claimed, never POSTed).
         """
         checker = self.token_checker
-        for conn_id, ig_user_id in sorted(
-            {(i.conn_id, self._creator_of(i)) for i in work if self._creator_of(i)}
-        ):
-            assert ig_user_id is not None
-            health = checker.check_creator(ig_user_id, conn_id)
+        creators = sorted({(i.conn_id, str(self._creator_of(i))) for i in work if self._creator_of(i)})
+
+        def check(creator: tuple[str, str]) -> TokenHealth | None:
+            conn_id, ig_user_id = creator
+            return checker.check_creator(ig_user_id, conn_id)
+
+        # On the shard's own slots: one debug_token round trip per creator, one after another, cost a shard
+        # of 50 creators 50 x latency before its first POST.
+        workers = max(1, min(len(creators), int(self.settings.max_concurrency)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="token-check") as pool:
+            found = list(pool.map(check, creators))
+        for (conn_id, ig_user_id), health in zip(creators, found, strict=True):
             if health is not None and health.state != "ok":
                 self.log.warning(
                     "Token of creator %s (connection %s): %s, %s%s",

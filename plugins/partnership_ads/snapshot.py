@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Collection, Iterator, Mapping, Sequence
 
     import pyarrow as pa
 
@@ -230,11 +230,27 @@ class SnapshotWriter:
 
 
 def iter_rows(
-    path: str | Path, *, columns: Sequence[str], batch_size: int = 1000
+    path: str | Path,
+    *,
+    columns: Sequence[str],
+    batch_size: int = 1000,
+    content_ids: Collection[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Rows of a snapshot, a batch at a time (only the columns asked for)."""
+    """Rows of a snapshot, a batch at a time (only the columns asked for).
+
+    :param content_ids: only the rows of these items (a shard's): the others are dropped by pyarrow, never
+        turned into Python dicts (``columns`` must then hold ``content_id``).
+    """
     import pyarrow.parquet as pq
 
+    wanted = None
+    if content_ids is not None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        wanted = pa.array(sorted({str(c) for c in content_ids}), type=pa.string())
     parquet = pq.ParquetFile(str(path))
     for batch in parquet.iter_batches(batch_size=batch_size, columns=list(columns)):
+        if wanted is not None:
+            batch = batch.filter(pc.is_in(batch.column("content_id"), value_set=wanted))
         yield from batch.to_pylist()

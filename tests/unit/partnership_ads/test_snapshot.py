@@ -68,6 +68,19 @@ def test_writer_gathers_pages_into_row_groups_of_a_bounded_size(tmp_path: Path) 
     assert len(list(iter_rows(path, columns=["content_id"]))) == 15
 
 
+def test_rows_of_given_items_only_across_batches_in_file_order(tmp_path: Path) -> None:
+    path = tmp_path / "run.parquet"
+    writer = SnapshotWriter(path, row_group_rows=4)
+    items = [{**ITEM, "content_id": str(100 + i)} for i in range(12)]
+    writer.write_page([flatten(i, business_id="111", ig_user_id="333", fb_page_id=None) for i in items])
+    writer.close()
+    rows = iter_rows(
+        path, columns=["content_id", "permalink"], batch_size=5, content_ids=["111", "101", "999"]
+    )
+    assert [r["content_id"] for r in rows] == ["101", "111"]
+    assert list(iter_rows(path, columns=["content_id"], content_ids=[])) == []
+
+
 def test_aborted_writer_leaves_no_file(tmp_path: Path) -> None:
     writer = SnapshotWriter(tmp_path / "run.parquet")
     writer.abort()
