@@ -12,7 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from partnership_ads.graph.errors import AdCodeOutcomeUnknownError, GraphAPIError, error_label
+from partnership_ads.graph.errors import (
+    AdCodeOutcomeUnknownError,
+    GraphAPIError,
+    error_label,
+    restated_as_outcome_unknown,
+)
 
 if TYPE_CHECKING:
     from partnership_ads.graph.discovery import DiscoveryScope
@@ -52,17 +57,8 @@ def media_id(ig_media_id: Any) -> str:
 
 def outcome_unknown(error: GraphAPIError, why: str) -> AdCodeOutcomeUnknownError:
     """``error`` restated as an :class:`AdCodeOutcomeUnknownError`, saying why it could not be settled."""
-    return AdCodeOutcomeUnknownError(
-        f"the POST may have created an ad code ({error.message}); {why}",
-        http_status=error.http_status,
-        code=error.code,
-        error_subcode=error.error_subcode,
-        type=error.type,
-        fbtrace_id=error.fbtrace_id,
-        is_transient=error.is_transient,
-        method=error.method,
-        path=error.path,
-        outcome_unknown=True,
+    return restated_as_outcome_unknown(
+        error, AdCodeOutcomeUnknownError, f"the POST may have created an ad code ({error.message}); {why}"
     )
 
 

@@ -27,6 +27,7 @@ from partnership_ads.graph.errors import (
     GraphAPIError,
     GraphBadResponseError,
     error_label,
+    restated_as_outcome_unknown,
     scrub,
 )
 from partnership_ads.graph.fields import render_fields
@@ -161,17 +162,8 @@ def without_ad_code(error: GraphAPIError, ad_code: str) -> GraphAPIError:
 
 def outcome_unknown(error: GraphAPIError, what: str, why: str) -> AdObjectOutcomeUnknownError:
     """``error`` restated as an :class:`AdObjectOutcomeUnknownError`, saying why it could not be settled."""
-    return AdObjectOutcomeUnknownError(
-        f"the POST may have created the {what} ({error.message}); {why}",
-        http_status=error.http_status,
-        code=error.code,
-        error_subcode=error.error_subcode,
-        type=error.type,
-        fbtrace_id=error.fbtrace_id,
-        is_transient=error.is_transient,
-        method=error.method,
-        path=error.path,
-        outcome_unknown=True,
+    return restated_as_outcome_unknown(
+        error, AdObjectOutcomeUnknownError, f"the POST may have created the {what} ({error.message}); {why}"
     )
 
 

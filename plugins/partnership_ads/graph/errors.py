@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, quote_plus
 
 if TYPE_CHECKING:
@@ -188,6 +188,9 @@ def _rebuild(cls: type[GraphAPIError], message: str, state: dict[str, Any]) -> G
     return cls(message, **state)
 
 
+_Unknown = TypeVar("_Unknown", bound=GraphAPIError)
+
+
 class GraphTransientError(GraphAPIError):
     """Meta's temporary failure (codes 1, 2, ``is_transient``) or an HTTP 5xx: retry with backoff."""
 
@@ -284,6 +287,23 @@ class AdObjectOutcomeUnknownError(GraphAPIError):
 
     default_retryable = True
     hint = "Look the creative or ad up by its name before posting again."
+
+
+def restated_as_outcome_unknown(error: GraphAPIError, cls: type[_Unknown], message: str) -> _Unknown:
+    """``error`` restated as ``cls`` (an outcome-unknown error) with ``message``: Graph's fields kept, the
+    outcome marked unknown."""
+    return cls(
+        message,
+        http_status=error.http_status,
+        code=error.code,
+        error_subcode=error.error_subcode,
+        type=error.type,
+        fbtrace_id=error.fbtrace_id,
+        is_transient=error.is_transient,
+        method=error.method,
+        path=error.path,
+        outcome_unknown=True,
+    )
 
 
 def error_label(error: GraphAPIError) -> str:
