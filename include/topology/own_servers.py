@@ -22,7 +22,9 @@ import signal
 import subprocess
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Self
 
 from include.topology.native import free_port, wait_until
 
@@ -55,16 +57,49 @@ def _pg_tool(name: str) -> str:
     raise OwnServerError(f"{name} not found (PATH or {', '.join(PG_BIN_CANDIDATES)}): install PostgreSQL")
 
 
-class OwnPostgres:
-    """``initdb`` + ``pg_ctl`` on a free port. Use as a context manager, or call :meth:`start` / :meth:`stop`.
+class _OwnServer(ABC):
+    """A throw-away server of the test's own in a temporary folder, on a free port: use as a context manager
+    (stopped and its folder removed on exit, or when the start fails), or call :meth:`start` / :meth:`stop`.
 
-    :param prefix: names the temporary folder (``<prefix>-pg-*`` under the system temp folder).
+    :param prefix: names the temporary folder (``<prefix>-<kind>-*`` under the system temp folder).
     """
 
     def __init__(self, prefix: str, *, port: int = 0) -> None:
         self.prefix = prefix
         self.port = port or free_port()
         self.folder: Path | None = None
+
+    @abstractmethod
+    def start(self) -> Self: ...
+
+    @abstractmethod
+    def stop(self) -> None: ...
+
+    @abstractmethod
+    def _restart(self) -> None: ...
+
+    def restart(self) -> float:
+        """Restart on the same port (every session is cut); returns the seconds it took."""
+        began = time.monotonic()
+        self._restart()
+        return time.monotonic() - began
+
+    def __enter__(self) -> Self:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class OwnPostgres(_OwnServer):
+    """``initdb`` + ``pg_ctl`` on a free port, as the user ``postgres`` when run as root."""
+
+    def __init__(self, prefix: str, *, port: int = 0) -> None:
+        super().__init__(prefix, port=port)
         self.user = "postgres"
 
     @property
@@ -126,11 +161,8 @@ class OwnPostgres:
         if action != "stop":
             wait_until(lambda: _listening(self.port), timeout=30, what=f"PostgreSQL on port {self.port}")
 
-    def restart(self) -> float:
-        """``pg_ctl restart -m fast`` (every session is cut); returns the seconds it took."""
-        began = time.monotonic()
-        self._pg_ctl("restart")
-        return time.monotonic() - began
+    def _restart(self) -> None:
+        self._pg_ctl("restart")  # -m fast: every session is cut
 
     def stop(self) -> None:
         """Stop the server (if running) and remove its folder."""
@@ -144,24 +176,12 @@ class OwnPostgres:
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder = None
 
-    def __enter__(self) -> OwnPostgres:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-class OwnRedis:
+class OwnRedis(_OwnServer):
     """``redis-server`` on a free port with an fsynced append-only file; restartable on the same port."""
 
     def __init__(self, prefix: str, *, port: int = 0) -> None:
-        self.prefix = prefix
-        self.port = port or free_port()
-        self.folder: Path | None = None
+        super().__init__(prefix, port=port)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -223,25 +243,12 @@ class OwnRedis:
                 self.process.wait(timeout=grace)
         self.process = None
 
-    def restart(self) -> float:
-        """Stop (SIGTERM flushes the append-only file), start again on the same port; returns seconds."""
-        began = time.monotonic()
-        self._stop_process()
+    def _restart(self) -> None:
+        self._stop_process()  # SIGTERM flushes the append-only file
         self.start()
-        return time.monotonic() - began
 
     def stop(self) -> None:
         self._stop_process()
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
-
-    def __enter__(self) -> OwnRedis:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
