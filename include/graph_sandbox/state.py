@@ -14,7 +14,7 @@ import random
 import re
 import time
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from include.graph_sandbox.config import make_config
@@ -233,6 +233,13 @@ class AdCodeRecord:
         }
 
 
+def _as_graph_object(record: Any) -> dict[str, Any]:
+    """A record's fields as Graph answers them: ``created_at`` (epoch seconds) as ``created_time`` (ISO)."""
+    fields = asdict(record)
+    created = fields.pop("created_at")
+    return {**fields, "created_time": iso(created)}
+
+
 @dataclass(slots=True)
 class AdCreativeRecord:
     """A creative created with `POST /act_{id}/adcreatives` (partnership ads only)."""
@@ -249,18 +256,7 @@ class AdCreativeRecord:
     created_at: float
 
     def public(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "account_id": self.account_id,
-            "name": self.name,
-            "object_id": self.object_id,
-            "ad_code": self.ad_code,
-            "media_id": self.media_id,
-            "ad_format": self.ad_format,
-            "ig_sponsor_id": self.ig_sponsor_id,
-            "fb_sponsor_page_id": self.fb_sponsor_page_id,
-            "created_time": iso(self.created_at),
-        }
+        return _as_graph_object(self)
 
 
 @dataclass(slots=True)
@@ -277,16 +273,7 @@ class AdRecord:
     created_at: float
 
     def public(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "account_id": self.account_id,
-            "name": self.name,
-            "adset_id": self.adset_id,
-            "campaign_id": self.campaign_id,
-            "creative_id": self.creative_id,
-            "status": self.status,
-            "created_time": iso(self.created_at),
-        }
+        return _as_graph_object(self)
 
 
 @dataclass
