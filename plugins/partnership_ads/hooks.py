@@ -59,6 +59,7 @@ from partnership_ads.provider import CONN_TYPE, HOOK_NAME
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from airflow.sdk import Connection
     from requests import Session
 
     from partnership_ads.graph.session import Expect
@@ -83,6 +84,20 @@ __all__ = [
 ]
 
 
+class _ReadOnceHttpHook(HttpHook):
+    """HttpHook reading the Graph hook's connection through it: one connection read (and one registration
+    of its secrets for masking, which rebuilds the masker's pattern each time) per hook, not one per user."""
+
+    def __init__(self, graph_hook: PartnershipAdsHook, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._graph_hook = graph_hook
+
+    def get_connection(self, conn_id: str) -> Connection:  # type: ignore[override]
+        if conn_id == self._graph_hook.meta_conn_id:
+            return self._graph_hook.connection()
+        return super().get_connection(conn_id)
+
+
 class PartnershipAdsHook(BaseHook):
     """Meta Graph API client for partnership ads: discovery, lookups, and ad codes.
 
@@ -103,6 +118,9 @@ class PartnershipAdsHook(BaseHook):
     ``token_transport`` says. URLs are built from the validated ``settings.base_url`` (https, or http to
     loopback only), never from HttpHook's ``base_url``, which defaults a bare host to http.
 
+    :param connection: the connection ``meta_conn_id`` when the caller has already read it (it is then not
+        read again); None: read on first use.
+
     Testing seam: ``_sleep``, ``_monotonic`` and ``_time`` (wall clock, for ``appsecret_time``) and ``_rng``
     (backoff jitter) may be replaced; waits then happen on the fake clock.
 
@@ -115,9 +133,12 @@ class PartnershipAdsHook(BaseHook):
     conn_type = CONN_TYPE
     hook_name = HOOK_NAME
 
-    def __init__(self, meta_conn_id: str = default_conn_name) -> None:
+    def __init__(
+        self, meta_conn_id: str = default_conn_name, *, connection: Connection | None = None
+    ) -> None:
         super().__init__()
         self.meta_conn_id = meta_conn_id
+        self._connection = connection
         self._sleep: Callable[[float], None] = time.sleep
         self._monotonic: Callable[[], float] = time.monotonic
         self._time: Callable[[], float] = time.time
@@ -131,7 +152,7 @@ class PartnershipAdsHook(BaseHook):
         self._session: Session | None = None
         #: The HTTP provider's hook: connection lookup and the session (see :meth:`get_conn`). Its own
         #: keep-alive adapter is off: the hook mounts one sized for its thread pool on its base URL's scheme.
-        self.http = HttpHook(method="GET", http_conn_id=meta_conn_id, tcp_keep_alive=False)
+        self.http = _ReadOnceHttpHook(self, method="GET", http_conn_id=meta_conn_id, tcp_keep_alive=False)
         #: The discovery edge: walks and lookups (see :class:`partnership_ads.graph.discovery.Discovery`).
         self.discovery = Discovery(self)
         #: The ad-code edge (see :class:`partnership_ads.graph.ad_codes.AdCodes`).
@@ -143,6 +164,13 @@ class PartnershipAdsHook(BaseHook):
 
     # ------------------------------------------------------------------ connection and session
 
+    def connection(self) -> Connection:
+        """The connection ``meta_conn_id``, read once (given at construction, or on first use)."""
+        with self._setup_lock:
+            if self._connection is None:
+                self._connection = self.get_connection(self.meta_conn_id)
+            return self._connection
+
     @property
     def settings(self) -> ConnectionSettings:
         """The validated connection settings (read once; the token and app secret are registered for masking).
@@ -152,7 +180,7 @@ class PartnershipAdsHook(BaseHook):
         """
         with self._setup_lock:
             if self._settings is None:
-                conn = self.get_connection(self.meta_conn_id)
+                conn = self.connection()
                 # Mask before validating so that no later message can carry them unmasked.
                 if conn.password:
                     mask_secret(conn.password)

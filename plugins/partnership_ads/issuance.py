@@ -21,6 +21,8 @@ from partnership_ads.conn_ids import CREATOR_CONN_PREFIX
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterator
 
+    from airflow.sdk import Connection
+
     from partnership_ads.brand import Brand
     from partnership_ads.hooks import DiscoveryScope, PartnershipAdsHook
     from partnership_ads.ledger import Claim, CodeRecord, CodeRow, Ledger, PostBudgets
@@ -227,12 +229,24 @@ class Issuance:
         monotonic: Callable[[], float] = time.monotonic,
         content_ids: Collection[str] | None = None,
     ) -> None:
-        if hook_factory is None or connection_exists is None:
-            from partnership_ads.connections import connection_exists as exists
+        #: Connections read to tell whether they exist, handed to their hook so that each is read (and its
+        #: secrets registered with the masker) once per try.
+        self._connections: dict[str, Connection] = {}
+        if hook_factory is None:
             from partnership_ads.hooks import PartnershipAdsHook
 
-            hook_factory = hook_factory or (lambda conn_id: PartnershipAdsHook(meta_conn_id=conn_id))
-            connection_exists = connection_exists or exists
+            def hook_factory(conn_id: str) -> PartnershipAdsHook:
+                return PartnershipAdsHook(meta_conn_id=conn_id, connection=self._connections.get(conn_id))
+
+        if connection_exists is None:
+            from partnership_ads.connections import resolve_connection
+
+            def connection_exists(conn_id: str) -> bool:
+                found = resolve_connection(conn_id)
+                if found is not None:
+                    self._connections[conn_id] = found
+                return found is not None
+
         self.brand = brand
         self.ledger = ledger
         self.snapshot_path = snapshot_path
@@ -823,16 +837,12 @@ class Issuance:
         """
         checker = self.token_checker
         creators = sorted({(i.conn_id, str(self._creator_of(i))) for i in work if self._creator_of(i)})
-
-        def check(creator: tuple[str, str]) -> TokenHealth | None:
-            conn_id, ig_user_id = creator
-            return checker.check_creator(ig_user_id, conn_id)
-
         # On the shard's own slots: one debug_token round trip per creator, one after another, cost a shard
-        # of 50 creators 50 x latency before its first POST.
-        workers = max(1, min(len(creators), int(self.settings.max_concurrency)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="token-check") as pool:
-            found = list(pool.map(check, creators))
+        # of 50 creators 50 x latency before its first POST; the ledger is read and written once for all.
+        found = checker.check_creators(
+            [(ig_user_id, conn_id) for conn_id, ig_user_id in creators],
+            workers=max(1, int(self.settings.max_concurrency)),
+        )
         for (conn_id, ig_user_id), health in zip(creators, found, strict=True):
             if health is not None and health.state != "ok":
                 self.log.warning(

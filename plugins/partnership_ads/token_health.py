@@ -35,7 +35,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from partnership_ads.dag_settings import DEFAULT_TOKEN_EXPIRY_WARNING_DAYS
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Sequence
 
     from partnership_ads.graph.tokens import TokenInfo
     from partnership_ads.hooks import PartnershipAdsHook
@@ -313,16 +313,54 @@ class TokenChecker:
 
         :returns: None when debug_token could not answer (logged; the creator's items are tried as usual).
         """
+        return self.check_creators([(ig_user_id, conn_id)])[0]
+
+    def check_creators(
+        self, creators: Sequence[tuple[str, str]], *, workers: int = 1
+    ) -> list[TokenHealth | None]:
+        """:meth:`check_creator` for many ``(ig_user_id, conn_id)``, in order: the ledger's records read in
+        one query, the rest asked of debug_token on up to ``workers`` threads, and the new findings recorded
+        in one transaction (a shard's creators cost two ledger round trips, not two each)."""
+        now = self.clock()
+        fingerprints = [
+            token_fingerprint(self.hook_factory(conn_id).settings.access_token) for _ig, conn_id in creators
+        ]
+        records: dict[tuple[str, str], TokenHealth] = {}
+        if self.ledger is not None and self.cache_hours > 0 and creators:
+            records = self.ledger.token_healths((str(ig), conn_id) for ig, conn_id in creators)
+        found: list[TokenHealth | None] = [None] * len(creators)
+        to_ask: list[int] = []
+        for index, (ig_user_id, conn_id) in enumerate(creators):
+            cached = self._reuse(records.get((str(ig_user_id), conn_id)), conn_id, fingerprints[index], now)
+            if cached is None:
+                to_ask.append(index)
+            else:
+                found[index] = cached
+
+        def ask(index: int) -> TokenHealth | None:
+            ig_user_id, conn_id = creators[index]
+            return self._ask(str(ig_user_id), conn_id, fingerprints[index], now)
+
+        if len(to_ask) > 1 and workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            threads = min(workers, len(to_ask))
+            with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="token-check") as pool:
+                asked = list(pool.map(ask, to_ask))
+        else:
+            asked = [ask(index) for index in to_ask]
+        for index, health in zip(to_ask, asked, strict=True):
+            found[index] = health
+        if self.ledger is not None:
+            self.ledger.record_token_healths([health for health in asked if health is not None])
+        return [None if health is None else self._keep(health) for health in found]
+
+    def _ask(self, ig_user_id: str, conn_id: str, fingerprint: str, now: datetime) -> TokenHealth | None:
+        """debug_token's verdict on the creator's token (not recorded), or None when it could not answer."""
         from partnership_ads.graph.errors import GraphAPIError, describe_error
 
-        hook = self.hook_factory(conn_id)
-        fingerprint = token_fingerprint(hook.settings.access_token)
-        now = self.clock()
-        cached = self._cached(ig_user_id, conn_id, fingerprint, now)
-        if cached is not None:
-            return self._keep(cached)
         try:
-            info = hook.inspect_token()
+            info = self.hook_factory(conn_id).inspect_token()
         except GraphAPIError as exc:
             if self.log is not None:
                 self.log.warning(
@@ -336,8 +374,8 @@ class TokenChecker:
         found = assess_creator(
             info, ig_user_id=ig_user_id, now=now.timestamp(), warning_days=self.warning_days
         )
-        health = TokenHealth(
-            str(ig_user_id),
+        return TokenHealth(
+            ig_user_id,
             conn_id,
             found.state,
             found.detail,
@@ -347,9 +385,6 @@ class TokenChecker:
             found.scope,
             fingerprint,
         )
-        if self.ledger is not None:
-            self.ledger.record_token_health(health)
-        return self._keep(health)
 
     def record_auth_failure(self, ig_user_id: str, conn_id: str, error: Any) -> TokenHealth:
         """A call with the creator's token failed with 190: record it at once (expired or invalid)."""
@@ -387,11 +422,11 @@ class TokenChecker:
             self.creators[health.subject_id] = health
         return health
 
-    def _cached(self, ig_user_id: str, conn_id: str, fingerprint: str, now: datetime) -> TokenHealth | None:
-        if self.ledger is None or self.cache_hours <= 0:
-            return None
-        record = self.ledger.token_health(str(ig_user_id), conn_id)
-        if record is None or record.fingerprint != fingerprint:
+    def _reuse(
+        self, record: TokenHealth | None, conn_id: str, fingerprint: str, now: datetime
+    ) -> TokenHealth | None:
+        """A recorded check still good (same token, recent enough), brought up to ``now``; else None."""
+        if record is None or self.cache_hours <= 0 or record.fingerprint != fingerprint:
             return None
         if now - record.checked_at >= timedelta(hours=self.cache_hours) or now < record.checked_at:
             return None

@@ -12,6 +12,8 @@ from partnership_ads.clock import iso, parse_iso
 from partnership_ads.ledger.core import LedgerCore
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
     from partnership_ads.token_health import TokenHealth
 
 _UPSERT = (
@@ -22,6 +24,8 @@ _UPSERT = (
     "days_left = excluded.days_left, detail = excluded.detail, scope = excluded.scope, "
     "token_fingerprint = excluded.token_fingerprint, checked_at = excluded.checked_at"
 )
+#: Subjects per read of :meth:`TokenHealthRecords.token_healths`.
+_READ_CHUNK = 500
 _COLUMNS = "subject_id, conn_id, state, expires_at, days_left, detail, scope, token_fingerprint, checked_at"
 
 
@@ -30,23 +34,31 @@ class TokenHealthRecords(LedgerCore):
 
     def record_token_health(self, health: TokenHealth) -> None:
         """Keep ``health`` (replacing the subject's previous record for that connection)."""
-        from datetime import UTC, datetime
+        self._execute(_UPSERT, _row(health))
 
-        expires = None if health.expires_at is None else iso(datetime.fromtimestamp(health.expires_at, UTC))
-        self._execute(
-            _UPSERT,
-            (
-                health.subject_id,
-                health.conn_id,
-                health.state,
-                expires,
-                health.days_left,
-                health.detail,
-                health.scope,
-                health.fingerprint,
-                iso(health.checked_at),
-            ),
-        )
+    def record_token_healths(self, healths: Sequence[TokenHealth]) -> None:
+        """:meth:`record_token_health` for many, in one transaction."""
+        if not healths:
+            return
+        with self._transaction() as cur:
+            cur.executemany(self._sql(_UPSERT), [_row(health) for health in healths])
+
+    def token_healths(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], TokenHealth]:
+        """The recorded health of many ``(subject_id, conn_id)`` at once (absent keys: no record)."""
+        wanted = {(str(subject), str(conn_id)) for subject, conn_id in keys}
+        subjects = sorted({subject for subject, _conn_id in wanted})
+        found: dict[tuple[str, str], TokenHealth] = {}
+        for start in range(0, len(subjects), _READ_CHUNK):
+            chunk = subjects[start : start + _READ_CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            for row in self._query(
+                f"SELECT {_COLUMNS} FROM pa_token_health WHERE subject_id IN ({marks})",  # noqa: S608
+                chunk,
+            ):
+                health = _health(row)
+                if (health.subject_id, health.conn_id) in wanted:
+                    found[(health.subject_id, health.conn_id)] = health
+        return found
 
     def token_health(self, subject_id: str, conn_id: str) -> TokenHealth | None:
         """The recorded health of ``subject_id``'s token in ``conn_id``, or None."""
@@ -60,6 +72,23 @@ class TokenHealthRecords(LedgerCore):
         """Every record, by subject and connection."""
         rows = self._query(f"SELECT {_COLUMNS} FROM pa_token_health ORDER BY subject_id, conn_id")  # noqa: S608
         return [_health(row) for row in rows]
+
+
+def _row(health: TokenHealth) -> tuple[object, ...]:
+    from datetime import UTC, datetime
+
+    expires = None if health.expires_at is None else iso(datetime.fromtimestamp(health.expires_at, UTC))
+    return (
+        health.subject_id,
+        health.conn_id,
+        health.state,
+        expires,
+        health.days_left,
+        health.detail,
+        health.scope,
+        health.fingerprint,
+        iso(health.checked_at),
+    )
 
 
 def _health(row: tuple[object, ...]) -> TokenHealth:

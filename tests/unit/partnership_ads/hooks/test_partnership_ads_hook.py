@@ -52,6 +52,31 @@ def test_the_session_comes_from_a_composed_http_hook_on_the_same_connection(make
     assert hook.http.http_conn_id == hook.meta_conn_id
 
 
+def test_the_connection_is_read_once_for_the_settings_and_the_session(
+    make_hook, recording_server: RecordingServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk import BaseHook
+
+    reads: list[str] = []
+    real = BaseHook.get_connection.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type, conn_id: str) -> object:
+        reads.append(conn_id)
+        return real(cls, conn_id)
+
+    monkeypatch.setattr(BaseHook, "get_connection", classmethod(counting))
+    hook = make_hook(recording_server.url)
+    lookup(hook)
+    hook.close()
+    lookup(hook)  # a new session: still no second read
+    assert reads == [hook.meta_conn_id]
+
+    given = PartnershipAdsHook(meta_conn_id="meta_graph_not_defined_anywhere", connection=hook.connection())
+    lookup(given)
+    assert reads == [hook.meta_conn_id], "a hook given its connection reads none"
+    assert given.settings.access_token == hook.settings.access_token
+
+
 def test_a_bare_host_is_served_over_https_by_the_hooks_own_adapter(make_hook) -> None:
     # HttpHook's base_url would default a bare host to http://; the hook builds its URLs from its settings.
     hook = make_hook("graph.example.test")
