@@ -791,6 +791,7 @@ def bench_scale_out(
                     "throttled": throttled,
                     "shard_tasks": shards,
                     "hostnames": sorted({ti.get("hostname") or "" for ti in tis} - {""}),
+                    "task_seconds": _task_seconds(tis),
                 }
             )
             if run["state"] != "success":
@@ -829,6 +830,32 @@ def bench_scale_out(
             "same_post_count_in_every_run": same_work,
         },
     )
+
+
+def _task_seconds(tis: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per task id: how many tries, their summed and longest run time (start to end), and the longest wait
+    from queued to start, in seconds (what explains a run's wall time)."""
+
+    def moment(value: str | None) -> datetime | None:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+    out: dict[str, dict[str, float]] = {}
+    for ti in tis:
+        start, end, queued = (
+            moment(ti.get("start_date")),
+            moment(ti.get("end_date")),
+            moment(ti.get("queued_when")),
+        )
+        figures = out.setdefault(
+            ti["task_id"], {"tasks": 0, "run_sum": 0.0, "run_max": 0.0, "queued_max": 0.0}
+        )
+        figures["tasks"] += 1
+        if start and end:
+            figures["run_sum"] = round(figures["run_sum"] + (end - start).total_seconds(), 1)
+            figures["run_max"] = round(max(figures["run_max"], (end - start).total_seconds()), 1)
+        if start and queued:
+            figures["queued_max"] = round(max(figures["queued_max"], (start - queued).total_seconds()), 1)
+    return out
 
 
 # ------------------------------------------------------------------------------ 10. slots held by a throttle

@@ -51,12 +51,16 @@ class LedgerSchema(LedgerCore):
         """Apply every migration not yet recorded in ``schema_migrations``; returns the versions applied.
 
         Idempotent and safe to run from several processes at once: each statement is itself idempotent
-        (``IF NOT EXISTS``) and the version row is inserted with ``ON CONFLICT DO NOTHING``.
+        (``IF NOT EXISTS``), the version row is inserted with ``ON CONFLICT DO NOTHING``, and on PostgreSQL
+        the schema changes of concurrent migrators are serialised by an advisory lock (each version is then
+        applied by one of them only).
         """
-        self._execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations "
-            "(version TEXT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-        )
+        with self._transaction() as cur:
+            self._serialise_schema_changes(cur)
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version TEXT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
         done = {row[0] for row in self._query("SELECT version FROM schema_migrations")}
         applied: list[str] = []
         for version, path in self.migrations():
@@ -64,6 +68,11 @@ class LedgerSchema(LedgerCore):
                 continue
             statements = [s.strip() for s in _split_statements(path.read_text())]
             with self._transaction() as cur:
+                self._serialise_schema_changes(cur)
+                # Another migrator may have applied it while this one waited for the lock.
+                cur.execute(self._sql("SELECT 1 FROM schema_migrations WHERE version = ?"), (version,))
+                if cur.fetchall():
+                    continue
                 for statement in statements:
                     self._apply(cur, statement)
                 cur.execute(
@@ -76,6 +85,14 @@ class LedgerSchema(LedgerCore):
             log.info("Ledger migration %s applied", path.name)
             applied.append(version)
         return applied
+
+    def _serialise_schema_changes(self, cur: Any) -> None:
+        """On PostgreSQL, hold the ledger's schema lock until the transaction ends: ``CREATE ... IF NOT
+        EXISTS`` is not safe against a concurrent creator there (the loser fails on ``pg_type``'s unique
+        index), as several tasks migrating a fresh ledger at once would be. SQLite serialises writers
+        itself."""
+        if not self._is_sqlite:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('partnership_ads.ledger.schema'))")
 
     def _apply(self, cur: Any, statement: str) -> None:
         """One migration statement; on SQLite, ``ADD COLUMN IF NOT EXISTS`` (PostgreSQL's) is emulated."""

@@ -59,16 +59,29 @@ class SqlTableSink(AdCodeSink):
         return self._hook
 
     def ensure_table(self) -> None:
-        """Create the table when it does not exist (portable DDL)."""
+        """Create the table when it does not exist (portable DDL).
+
+        On PostgreSQL the creation holds an advisory lock for its transaction: ``CREATE TABLE IF NOT EXISTS``
+        is not safe against a concurrent creator there, and the push tasks of several brands deliver to one
+        table at once (the loser would fail on ``pg_type``'s unique index and wait for a retry).
+        """
         if self._created:
             return
-        self.hook.run(
+        create = (
             f"CREATE TABLE IF NOT EXISTS {self.table} ("
             "business_id VARCHAR(64) NOT NULL, content_id VARCHAR(64) NOT NULL, ig_user_id VARCHAR(64), "
             "permalink TEXT, ad_code TEXT NOT NULL, state VARCHAR(16) NOT NULL, issued_at VARCHAR(40), "
             "revoked_at VARCHAR(40), delivered_at VARCHAR(40) NOT NULL, PRIMARY KEY (business_id, "
             "content_id))"
         )
+        if getattr(self.hook, "conn_type", "") in {"postgres", "postgresql"}:
+            # One transaction: the lock is released when the creation commits.
+            self.hook.run(
+                [f"SELECT pg_advisory_xact_lock(hashtext('partnership_ads.sql_sink.{self.table}'))", create],
+                autocommit=False,
+            )
+        else:
+            self.hook.run(create)
         self._created = True
 
     def deliver(self, records: Sequence[DeliveryRecord], context: DeliveryContext) -> None:

@@ -29,6 +29,29 @@ def test_a_second_process_migrating_a_migrated_database_changes_nothing(tmp_path
     assert second.migrate() == []
 
 
+def test_tasks_migrating_a_fresh_postgres_ledger_at_once_all_succeed_and_apply_each_version_once(
+    postgres_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CREATE TABLE IF NOT EXISTS races on PostgreSQL: the migrations of concurrent tasks are serialised."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("AIRFLOW_CONN_PARTNERSHIP_ADS_DB", postgres_database)
+    start = threading.Barrier(6)
+
+    def migrate() -> list[str]:
+        ledger = Ledger.from_conn_id("partnership_ads_db")
+        start.wait()
+        return ledger.migrate()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        applied = [future.result() for future in [pool.submit(migrate) for _ in range(6)]]
+    ledger = Ledger.from_conn_id("partnership_ads_db")
+    every = [version for version, _ in ledger.migrations()]
+    assert sorted(v for versions in applied for v in versions) == every, "each version applied once"
+    assert ledger.applied_versions() == every
+
+
 def test_the_schema_is_found_in_the_package_not_in_include(tmp_path: Path) -> None:
     ledger = Ledger.from_sqlite_path(tmp_path / "l.db")
     names = [path.name for _, path in ledger.migrations()]

@@ -51,6 +51,34 @@ def test_sql_sink_upserts_on_business_and_content_postgres(
     assert _sql_rows(sink) == [("1", "A2", "active"), ("2", "B", "active")]
 
 
+def test_brands_pushing_at_once_to_a_fresh_postgres_table_all_deliver(
+    postgres_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CREATE TABLE IF NOT EXISTS races on PostgreSQL (the loser fails on pg_type's unique index): the push
+    tasks of several brands deliver to one table at once on an agency's first run."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("AIRFLOW_CONN_PARTNERSHIP_ADS_DB", postgres_database)
+    for round_ in range(5):
+        table = f"codes_race_{round_}"
+        start = threading.Barrier(8)
+
+        def push(brand: int, table: str = table, start: threading.Barrier = start) -> None:
+            sink = SqlTableSink(hook=sql_hook_for(DEFAULT_LEDGER_CONN_ID), table=table)
+            record = DeliveryRecord(
+                str(brand), f"c{brand}", "9", "https://x", f"A{brand}", "2026-06-01", "active", None
+            )
+            start.wait()
+            sink.deliver([record], DeliveryContext(business_id=str(brand), run_id="manual__1"))
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for future in [pool.submit(push, brand) for brand in range(8)]:
+                future.result()
+        rows = sql_hook_for(DEFAULT_LEDGER_CONN_ID).get_records(f"SELECT business_id FROM {table}")  # noqa: S608
+        assert sorted(r[0] for r in rows) == [str(b) for b in range(8)]
+
+
 @pytest.mark.parametrize("file_format", ["csv", "parquet", "jsonl"])
 def test_file_sink_writes_one_file_per_run_and_brand(tmp_path: Path, file_format: str) -> None:
     sink = FileSink(output_uri=str(tmp_path), file_format=file_format)
