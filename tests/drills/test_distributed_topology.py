@@ -246,54 +246,43 @@ def test_sigkill_of_a_celery_worker_mid_issuance_loses_duplicates_and_invalidate
 def test_a_redis_restart_mid_issuance_loses_duplicates_and_invalidates_nothing(
     distributed: DistributedTopology, evidence: Evidence
 ) -> None:
-    began = time.monotonic()
-    world = distributed
-    drill = world.prepare("distributed_redis_restart")
-    world.sandbox.configure(latency_ms=100)
-    run = world.trigger(drill, CONF)
-    _wait_mid_issuance(drill, run, at_least=2)
-    created_at_restart = _created(drill)
-    respawned_before = len(world.respawned)
-    took = world.redis.restart()
-    world.sandbox.configure(latency_ms=0)
-    final = run.wait(timeout=RUN_TIMEOUT, on_poll=lambda _run: world.respawn_dead())
-    _finish(
-        "distributed_redis_restart",
-        drill,
-        run,
-        final,
-        faults=f"Redis (Celery broker) restarted mid-issuance ({created_at_restart} codes created)",
-        checks={},
-        notes=[
-            f"restart took {took:.1f}s; processes started again: "
-            f"{world.respawned[respawned_before:] or 'none'}"
-        ],
-        began=began,
-        world=world,
-        evidence=evidence,
+    _restart_mid_issuance(
+        distributed, evidence, "distributed_redis_restart", distributed.redis, "Redis (Celery broker)"
     )
 
 
 def test_a_postgres_restart_mid_issuance_loses_duplicates_and_invalidates_nothing(
     distributed: DistributedTopology, evidence: Evidence
 ) -> None:
+    _restart_mid_issuance(
+        distributed,
+        evidence,
+        "distributed_postgres_restart",
+        distributed.postgres,
+        "PostgreSQL (metadata + ledger)",
+    )
+
+
+def _restart_mid_issuance(
+    world: DistributedTopology, evidence: Evidence, name: str, server: OwnPostgres | OwnRedis, what: str
+) -> None:
+    """Restart ``server`` while shards issue: the run (and its retries) still ends with every code once."""
     began = time.monotonic()
-    world = distributed
-    drill = world.prepare("distributed_postgres_restart")
+    drill = world.prepare(name)
     world.sandbox.configure(latency_ms=100)
     run = world.trigger(drill, CONF)
     _wait_mid_issuance(drill, run, at_least=2)
     created_at_restart = _created(drill)
     respawned_before = len(world.respawned)
-    took = world.postgres.restart()
+    took = server.restart()
     world.sandbox.configure(latency_ms=0)
     final = run.wait(timeout=RUN_TIMEOUT, on_poll=lambda _run: world.respawn_dead())
     _finish(
-        "distributed_postgres_restart",
+        name,
         drill,
         run,
         final,
-        faults=f"PostgreSQL (metadata + ledger) restarted mid-issuance ({created_at_restart} codes created)",
+        faults=f"{what} restarted mid-issuance ({created_at_restart} codes created)",
         checks={},
         notes=[
             f"restart took {took:.1f}s; processes started again: "
