@@ -498,30 +498,9 @@ class AdCodes(LedgerCore):
         :returns: ``harvested`` (written), ``already_in_ledger`` (the same code was recorded), ``revoked`` or
             ``claimed_elsewhere`` (nothing written).
         """
-        now = self._now()
-        clock, clock_params = self._lease_end(0)
-        written = self._execute(
-            _HARVEST_SQL.format(clock=clock),
-            (
-                content_id,
-                ad_code,
-                CodeState.HARVESTED,
-                business_id,
-                owner_ig_user_id,
-                now,
-                now,
-                now,
-                *clock_params,
-            ),
-        )
-        if written == 1:
-            return "harvested"
-        row = self.code(content_id)
-        if row is not None and row.state == CodeState.REVOKED:
-            return "revoked"
-        if row is not None and row.state in HAS_CODE_STATES and row.ad_code == ad_code:
-            return "already_in_ledger"
-        return "claimed_elsewhere"
+        return self.harvest_many([(content_id, ad_code, owner_ig_user_id)], business_id=business_id)[
+            content_id
+        ]
 
     def harvest_many(
         self,
