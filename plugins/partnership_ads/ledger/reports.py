@@ -17,7 +17,7 @@ from partnership_ads.ledger.token_health import TokenHealthRecords
 from partnership_ads.url_safety import without_credentials
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
 #: Columns of a row of the codes table (and of its CSV download), in order.
 CODE_LISTING_COLUMNS = (
@@ -149,18 +149,19 @@ class LedgerReports(LedgerCore):
                 items.append({"content_id": content_id, "creator_ig_user_id": creator, "since": since})
         return out
 
-    def token_health_overview(self) -> list[dict[str, Any]]:
+    def token_health_overview(self, business_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Every recorded token check, for people: ``[{"subject_id", "kind", "conn_id", "state", "days_left",
         "expires_at", "action", "detail", "checked_at", "brands"}]``, those needing action first.
 
         ``kind`` is ``brand`` for a business's own token (its subject is a business id the ledger knows) and
         ``creator`` otherwise; ``brands`` lists the businesses the token serves (the brand itself, or the
         brands whose discovered content the creator authored). Rows hold ids, a state and sentences, never a
-        token (the table keeps none).
+        token (the table keeps none). ``business_ids``: the ledger's brands when the caller has read them
+        (:meth:`brands`).
         """
         from partnership_ads.token_health import NEEDS_ACTION, NEEDS_REAUTHORISATION, STATES
 
-        business_ids = set(self.brands())
+        business_ids = set(self.brands() if business_ids is None else business_ids)
         served: dict[str, set[str]] = {}
         for creator, business_id in self._query(
             "SELECT DISTINCT c.author_ig_user_id, c.business_id FROM pa_content c "

@@ -148,7 +148,8 @@ def overview(request: Request, ledger: LedgerDep) -> HTMLResponse:
     def gather() -> dict[str, Any]:
         outcomes, delivered = ledger.outcomes_by_brand(), ledger.delivered_by_brand()
         backlog, awaiting = ledger.outbox_backlog(), ledger.awaiting_authorisation()
-        tokens = ledger.token_health_overview()
+        business_ids = ledger.brands()
+        tokens = ledger.token_health_overview(business_ids)
         brands = [
             {
                 "business_id": business_id,
@@ -158,7 +159,7 @@ def overview(request: Request, ledger: LedgerDep) -> HTMLResponse:
                 "awaiting": awaiting.get(business_id, []),
                 "tokens_needing_action": [t for t in tokens if t["action"] and business_id in t["brands"]],
             }
-            for business_id in ledger.brands()
+            for business_id in business_ids
         ]
         return {
             "brands": brands,
