@@ -7,57 +7,35 @@ Its own sandbox and ledger; each brand of the list carries its sandbox ad accoun
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
-from include.demo import airflow_environment, pipeline_environment, run_airflow
-from include.graph_sandbox.testing import spawn_sandbox
 from partnership_ads.graph.ads import partnership_ad_name
-from partnership_ads.ledger import Ledger
+from tests.e2e.conftest import Deployment, deployment_on
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from include.graph_sandbox.testing import SandboxProcess
 
 pytestmark = pytest.mark.e2e
 CONF = {"sinks": ["sql", "meta_ads"]}
 
 
-class AdsDeployment:
-    def __init__(self, sandbox: SandboxProcess, env: dict[str, str], facts: dict[str, Any], state: Path):
-        self.sandbox = sandbox
-        self.env = env
-        self.facts = facts
-        self.state = state
-        self.runs = 0
-
-    def dags_test(self) -> str:
-        self.runs += 1
-        log_path = self.state / f"dags-test-{self.runs}.log"
-        code = run_airflow(
-            ["dags", "test", "partnership_ad_codes", "-c", json.dumps(CONF)], self.env, log_path, timeout=300
-        )
-        assert code == 0, log_path.read_text()[-4000:]
-        return log_path.read_text()
-
-    @property
-    def ledger(self) -> Ledger:
-        return Ledger.from_sqlite_path(self.facts["ledger_path"])
+class AdsDeployment(Deployment):
+    def dags_test(self) -> str:  # type: ignore[override]
+        code, log = super().dags_test("-c", json.dumps(CONF))
+        assert code == 0, log[-4000:]
+        return log
 
 
 @pytest.fixture(scope="module")
 def deployment(airflow_db: Path) -> Iterator[AdsDeployment]:
-    state = airflow_db / "pipeline-meta-ads"
-    state.mkdir(parents=True, exist_ok=True)
-    sandbox = spawn_sandbox(port=0, seed=11, items=150)
-    try:
-        extra, facts = pipeline_environment(sandbox, state_dir=state, meta_ads=True)
-        yield AdsDeployment(sandbox, airflow_environment(airflow_db, extra), facts, state)
-    finally:
-        sandbox.stop()
+    with deployment_on(
+        airflow_db, "pipeline-meta-ads", AdsDeployment, seed=11, items=150, output=False, meta_ads=True
+    ) as deployment:
+        yield deployment
 
 
 def test_a_run_with_meta_ads_leaves_one_paused_ad_per_code_and_a_rerun_creates_none(

@@ -11,54 +11,20 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from include.demo import airflow_environment, pipeline_environment, run_airflow
-from include.graph_sandbox.testing import spawn_sandbox
-from partnership_ads.ledger import Ledger
+from tests.e2e.conftest import Deployment, deployment_on
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from include.graph_sandbox.testing import SandboxProcess
-
 pytestmark = pytest.mark.e2e
 LOGICAL_DATE = "2026-06-01T00:00:00+00:00"
 
 
-class Deployment:
-    def __init__(
-        self, sandbox: SandboxProcess, env: dict[str, str], facts: dict[str, Any], state: Path
-    ) -> None:
-        self.sandbox = sandbox
-        self.env = env
-        self.facts = facts
-        self.state = state
-        self.runs = 0
-
-    def dags_test(self, *extra: str) -> tuple[int, str]:
-        self.runs += 1
-        log_path = self.state / f"dags-test-{self.runs}.log"
-        code = run_airflow(["dags", "test", "partnership_ad_codes", *extra], self.env, log_path, timeout=300)
-        return code, log_path.read_text()
-
-    @property
-    def ledger(self) -> Ledger:
-        return Ledger.from_sqlite_path(self.facts["ledger_path"])
-
-    def created(self) -> list[dict[str, Any]]:
-        return [c for c in self.sandbox.ad_codes() if c["origin"] != "seeded"]
-
-
 @pytest.fixture(scope="module")
 def deployment(airflow_db: Path) -> Iterator[Deployment]:
-    state = airflow_db / "pipeline-e2e"
-    state.mkdir(parents=True, exist_ok=True)
-    sandbox = spawn_sandbox(port=0, seed=11, items=300)
-    try:
-        extra, facts = pipeline_environment(sandbox, state_dir=state, output_uri=str(state / "out"))
-        yield Deployment(sandbox, airflow_environment(airflow_db, extra), facts, state)
-    finally:
-        sandbox.stop()
+    with deployment_on(airflow_db, "pipeline-e2e", Deployment, seed=11, items=300) as deployment:
+        yield deployment
 
 
 @pytest.fixture(scope="module")

@@ -13,44 +13,22 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from include.demo import airflow_environment, pipeline_environment, run_airflow
-from include.graph_sandbox.testing import spawn_sandbox
-from partnership_ads.ledger import Ledger
+from tests.e2e.conftest import Deployment, deployment_on
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from include.graph_sandbox.testing import SandboxProcess
 
 pytestmark = pytest.mark.e2e
 CAP = 3
 
 
-class ShardedDeployment:
-    def __init__(self, sandbox: SandboxProcess, env: dict[str, str], facts: dict[str, Any], state: Path):
-        self.sandbox = sandbox
-        self.env = env
-        self.facts = facts
-        self.state = state
-        self.runs = 0
-
-    def dags_test(self, conf: dict[str, Any]) -> tuple[str, str]:
-        self.runs += 1
-        log_path = self.state / f"dags-test-{self.runs}.log"
-        code = run_airflow(
-            ["dags", "test", "partnership_ad_codes", "-c", json.dumps(conf)], self.env, log_path, timeout=300
-        )
-        log = log_path.read_text()
+class ShardedDeployment(Deployment):
+    def dags_test(self, conf: dict[str, Any]) -> tuple[str, str]:  # type: ignore[override]
+        code, log = super().dags_test("-c", json.dumps(conf))
         assert code == 0, log[-4000:]
         return self.ledger.latest_run_id(), log
-
-    @property
-    def ledger(self) -> Ledger:
-        return Ledger.from_sqlite_path(self.facts["ledger_path"])
-
-    def created(self) -> list[dict[str, Any]]:
-        return [c for c in self.sandbox.ad_codes() if c["origin"] != "seeded"]
 
     def shard_names(self, run_id: str) -> list[str]:
         with sqlite3.connect(f"{self.env['AIRFLOW_HOME']}/airflow.db") as conn:
@@ -66,14 +44,8 @@ class ShardedDeployment:
 
 @pytest.fixture(scope="module")
 def sharded(airflow_db: Path) -> Iterator[ShardedDeployment]:
-    state = airflow_db / "pipeline-sharded"
-    state.mkdir(parents=True, exist_ok=True)
-    sandbox = spawn_sandbox(port=0, seed=5, items=200)
-    try:
-        extra, facts = pipeline_environment(sandbox, state_dir=state, output_uri=str(state / "out"))
-        yield ShardedDeployment(sandbox, airflow_environment(airflow_db, extra), facts, state)
-    finally:
-        sandbox.stop()
+    with deployment_on(airflow_db, "pipeline-sharded", ShardedDeployment, seed=5, items=200) as deployment:
+        yield deployment
 
 
 @pytest.fixture(scope="module")
