@@ -16,13 +16,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 from include.demo import pipeline_environment
-from include.topology.native import NativeTopology, TopologyConfig, drop_databases, stop_processes
+from include.topology.native import (
+    NativeTopology,
+    TopologyConfig,
+    admin_session,
+    drop_databases,
+    stop_processes,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import requests
 
     from include.bench.fixture_world import World
 
@@ -71,15 +77,7 @@ class NativeBench:
         topology = NativeTopology(config)
         try:
             state = topology.up()
-            response = requests.post(
-                f"{state.api_url}/auth/token",
-                json={"username": "admin", "password": state.admin_password()},
-                timeout=30,
-            )
-            response.raise_for_status()
-            session = requests.Session()
-            session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
-            bench = cls(topology, config, state.api_url, session)
+            bench = cls(topology, config, state.api_url, admin_session(state.api_url, state.admin_password()))
             bench.wait_for_dag()
             bench.call("PATCH", f"dags/{DAG_ID}", json={"is_paused": False})
         except BaseException:

@@ -37,7 +37,7 @@ from include.demo import DEMO_WEBHOOK_SECRET, pipeline_environment
 from include.drills.harness import DAG_ID, DrillEnv, eligible_items
 from include.graph_sandbox.testing import SandboxClient
 from include.topology.connections import SANDBOX_BRANDS
-from include.topology.native import NativeTopology, TopologyConfig, TopologyState, _alive
+from include.topology.native import NativeTopology, TopologyConfig, TopologyState, _alive, admin_session
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -83,13 +83,7 @@ class RestApi:
 
     @classmethod
     def login(cls, url: str, password: str) -> RestApi:
-        response = requests.post(
-            f"{url}/auth/token", json={"username": "admin", "password": password}, timeout=30
-        )
-        response.raise_for_status()
-        session = requests.Session()
-        session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
-        return cls(url, session)
+        return cls(url, admin_session(url, password))
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """One call; retried for a while when the api-server cannot answer (its database is restarting)."""

@@ -491,6 +491,18 @@ class NativeTopology:
         return {record.name: _alive(record) for record in state.processes}
 
 
+def admin_session(api_url: str, password: str) -> requests.Session:
+    """A ``requests`` session signed in to the topology's REST API as its admin (``POST /auth/token``)."""
+
+    response = requests.post(
+        f"{api_url}/auth/token", json={"username": "admin", "password": password}, timeout=30
+    )
+    response.raise_for_status()
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+    return session
+
+
 def _run_oneshot(argv: list[str], env: Mapping[str, str], log_path: Path, *, timeout: float) -> None:
     """Run a command to completion, appending its output to ``log_path``; raise TopologyError on failure."""
     with log_path.open("ab") as out:

@@ -15,12 +15,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import requests
 
-from include.topology.native import NativeTopology, TopologyConfig, TopologyState, drop_databases
+from include.topology.native import (
+    NativeTopology,
+    TopologyConfig,
+    TopologyState,
+    admin_session,
+    drop_databases,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "partnership_ad_codes"
@@ -42,13 +49,7 @@ class AirflowApi:
 
     @classmethod
     def login(cls, url: str, password: str) -> AirflowApi:
-        response = requests.post(
-            f"{url}/auth/token", json={"username": "admin", "password": password}, timeout=30
-        )
-        response.raise_for_status()
-        session = requests.Session()
-        session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
-        return cls(url, password, session)
+        return cls(url, password, admin_session(url, password))
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         kwargs.setdefault("timeout", 30)
