@@ -69,7 +69,7 @@ DECISION_BATCH = 200  # per-brand decisions written per ledger transaction
 CLAIM_ROUNDS = 5  # claims again of items another attempt held, within one try (each after the claims end)
 CLAIM_BATCH = 50  # media claimed per ledger transaction
 RECORD_BATCH = 50  # codes recorded per ledger transaction (at most; a batch's last POST flushes sooner)
-BATCHES_IN_FLIGHT = 2  # claimed batches at once: the next is claimed while the last POSTs of one finish
+BATCHES_IN_FLIGHT = 3  # claimed batches at once: one stays queued for the pool while the next is claimed
 
 
 @dataclass

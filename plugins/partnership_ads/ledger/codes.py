@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Media per multi-row statement on the batched path (claims, recorded codes): one round trip each, and
+#: at most 900 placeholders (SQLite builds before 3.32 allow 999).
+ROWS_PER_STATEMENT = 100
+
 
 class CodeState(StrEnum):
     """State of a media's row in ``pa_ad_codes``."""
@@ -285,29 +289,37 @@ class AdCodes(LedgerCore):
         now = self._now()
         claims: dict[str, Claim] = {}
         lease, lease_params = self._lease_end(lease_seconds)
-        insert = self._sql(
-            # The lease clock's fixed SQL only: nothing from the caller is formatted into the statements.
-            "INSERT INTO pa_ad_codes (content_id, state, business_id, owner_ig_user_id, claimed_by, "  # noqa: S608
-            "claim_expires_at, attempts, fence, created_at, updated_at) "
-            f"VALUES (?, ?, ?, ?, ?, {lease}, 1, 1, ?, ?) "
-            "ON CONFLICT (content_id) DO NOTHING"
-        )
-        others: list[str] = []
-        for content_id, owner_ig_user_id in ordered:
+        # Fresh claims: one INSERT per :data:`ROWS_PER_STATEMENT` media (one round trip, not one per
+        # media), the media and their owners as VALUES, what they share as parameters once; RETURNING names
+        # the rows it inserted, the others exist already. Rows go in in ``ordered`` order, so concurrent
+        # batches lock in one order on PostgreSQL. (SQLite needs the WHERE to read ON CONFLICT as the
+        # upsert, not as a join's ON.)
+        inserted: set[str] = set()
+        for start in range(0, len(ordered), ROWS_PER_STATEMENT):
+            part = ordered[start : start + ROWS_PER_STATEMENT]
             cur.execute(
-                insert,
+                self._sql(
+                    # The lease clock's fixed SQL and placeholders only: no value is formatted in.
+                    "INSERT INTO pa_ad_codes (content_id, state, business_id, owner_ig_user_id, claimed_by, "  # noqa: S608
+                    "claim_expires_at, attempts, fence, created_at, updated_at) "
+                    f"SELECT v.column1, ?, ?, v.column2, ?, {lease}, 1, 1, ?, ? "
+                    f"FROM (VALUES {', '.join('(?, ?)' for _ in part)}) AS v WHERE 1 = 1 "
+                    "ON CONFLICT (content_id) DO NOTHING RETURNING content_id"
+                ),
                 (
-                    content_id,
                     CodeState.ISSUING,
                     business_id,
-                    owner_ig_user_id,
                     owner,
                     *lease_params,
                     now,
                     now,
+                    *(value for pair in part for value in pair),
                 ),
             )
-            if cur.rowcount == 1:
+            inserted.update(str(row[0]) for row in cur.fetchall())
+        others: list[str] = []
+        for content_id, _owner in ordered:
+            if content_id in inserted:
                 claims[content_id] = Claim(ClaimKind.FRESH, content_id, fence=1)
             else:
                 others.append(content_id)
@@ -447,32 +459,34 @@ class AdCodes(LedgerCore):
         if not records:
             return []
         ordered = sorted(records, key=lambda r: r.content_id)  # one lock order on PostgreSQL
-        update = self._sql(
-            "UPDATE pa_ad_codes SET ad_code = ?, state = ?, claimed_by = NULL, claim_expires_at = NULL, "
-            "last_error = NULL, revoked_at = NULL, issued_at = ?, updated_at = ? "
-            "WHERE content_id = ? AND claimed_by = ? AND fence = ? AND state = ?"
-        )
+        if len({record.content_id for record in ordered}) != len(ordered):
+            raise ValueError("record_codes: a media appears twice among the records; each is recorded once")
         for attempt in range(1, _BATCH_TRIES + 1):
-            stale: list[str] = []
             now = self._now()
+            written: set[str] = set()
             try:
                 with self._transaction() as cur:
-                    for record in ordered:
+                    for start in range(0, len(ordered), ROWS_PER_STATEMENT):
+                        part = ordered[start : start + ROWS_PER_STATEMENT]
+                        params: list[Any] = []
+                        for record in part:
+                            params += [record.content_id, record.ad_code, record.state, int(record.fence)]
+                        # One fenced UPDATE for the part (one round trip): a row is written only where this
+                        # owner still holds the claim with that record's token; RETURNING names those rows.
+                        # VALUES columns are column1..4 in both PostgreSQL and SQLite (3.33+: UPDATE FROM).
                         cur.execute(
-                            update,
-                            (
-                                record.ad_code,
-                                record.state,
-                                now,
-                                now,
-                                record.content_id,
-                                owner,
-                                int(record.fence),
-                                CodeState.ISSUING,
+                            self._sql(
+                                "UPDATE pa_ad_codes AS c SET ad_code = v.column2, state = v.column3, "  # noqa: S608
+                                "claimed_by = NULL, claim_expires_at = NULL, last_error = NULL, "
+                                "revoked_at = NULL, issued_at = ?, updated_at = ? "
+                                f"FROM (VALUES {', '.join('(?, ?, ?, ?)' for _ in part)}) AS v "
+                                "WHERE c.content_id = v.column1 AND c.fence = v.column4 "
+                                "AND c.claimed_by = ? AND c.state = ? RETURNING content_id"
                             ),
+                            (now, now, *params, owner, CodeState.ISSUING),
                         )
-                        if cur.rowcount != 1:
-                            stale.append(record.content_id)
+                        written.update(str(row[0]) for row in cur.fetchall())
+                stale = [record.content_id for record in ordered if record.content_id not in written]
                 break
             except Exception as exc:
                 if getattr(exc, "pgcode", None) not in _RETRY_PGCODES or attempt == _BATCH_TRIES:

@@ -168,6 +168,53 @@ def test_record_codes_writes_each_code_in_one_transaction(ledger: Ledger, commit
     assert (first.ad_code, first.state) == ("FOUND", CodeState.HARVESTED)
 
 
+def test_batched_claims_and_records_send_one_statement_per_hundred_media(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batched path is one round trip per 100 media, not one per media (each was a round trip to
+    PostgreSQL on the issuing task's critical path)."""
+    from partnership_ads.ledger.codes import ROWS_PER_STATEMENT
+
+    statements: list[str] = []
+    original = LedgerCore._transaction
+
+    class Counting:
+        def __init__(self, cur: Any) -> None:
+            self._cur = cur
+
+        def execute(self, sql: str, params: Any = ()) -> Any:
+            statements.append(sql.split()[0])
+            return self._cur.execute(sql, params)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._cur, name)
+
+    @contextmanager
+    def counted(self: LedgerCore, *, write: bool = True) -> Iterator[Any]:
+        with original(self, write=write) as cur:
+            yield Counting(cur)
+
+    monkeypatch.setattr(LedgerCore, "_transaction", counted)
+    media = [str(i) for i in range(ROWS_PER_STATEMENT + 50)]
+    claims = ledger.claim_many([(m, "9") for m in media], owner="a", lease_seconds=60)
+    assert statements == ["INSERT", "INSERT"]
+    del statements[:]
+    assert ledger.record_codes([CodeRecord(m, f"C{m}", claims[m].fence) for m in media], owner="a") == []
+    assert statements == ["UPDATE", "UPDATE"]
+    assert {ledger.code(m).ad_code for m in media} == {f"C{m}" for m in media}
+    assert {ledger.code(m).state for m in media} == {CodeState.ISSUED}
+
+
+def test_record_codes_refuses_a_media_twice_before_writing(ledger: Ledger) -> None:
+    claims = ledger.claim_many([("1", None), ("2", None)], owner="a", lease_seconds=60)
+    with pytest.raises(ValueError, match="appears twice"):
+        ledger.record_codes(
+            [CodeRecord("1", "A", claims["1"].fence), CodeRecord("1", "B", claims["1"].fence)], owner="a"
+        )
+    assert ledger.code("1").ad_code is None
+    assert ledger.code("1").claimed_by == "a"
+
+
 def test_record_codes_refuses_stale_claims_and_returns_them_instead_of_raising(
     ledger: Ledger, clock: FakeClock
 ) -> None:
