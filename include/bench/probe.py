@@ -195,10 +195,11 @@ def shard(args: argparse.Namespace) -> dict[str, Any]:
     kwargs = json.loads(sys.stdin.readline())
     map_index = int(kwargs.pop("map_index", -1))
     operator = IssueAdCodesOperator(task_id="issue_ad_codes", **kwargs)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     summary = operator.execute(_context(args.run_id, map_index))
-    seconds = time.perf_counter() - start
-    return {"seconds": seconds, "counts": summary["counts"], "shard": summary.get("shard")}
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    counts, shard_name = summary["counts"], summary.get("shard")
+    return {"seconds": seconds, "cpu_seconds": cpu, "counts": counts, "shard": shard_name}
 
 
 def scheduled(args: argparse.Namespace) -> dict[str, Any]:

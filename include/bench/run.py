@@ -459,10 +459,12 @@ def _sharded_issuance_samples(
             str(creators_per_shard),
         )
         shards = allot_shards(planned["shards"], planned["owners"], codes, concurrency)
+        sandbox_cpu = _process_cpu_seconds(world.sandbox.process.pid)
         try:
             wall, results = runner.shards(env, run_id, shards)
         finally:
             _drop_postgres(database)
+        sandbox_cpu = _process_cpu_seconds(world.sandbox.process.pid) - sandbox_cpu
         seconds = planned["seconds"] + wall
         posts, throttled = _throttle_errors(world)
         issued = sum(int(r["counts"].get("issued", 0)) for r in results)
@@ -473,6 +475,10 @@ def _sharded_issuance_samples(
                 "planning_seconds": planned["seconds"],
                 "shards_wall_seconds": wall,
                 "shard_seconds": [r["seconds"] for r in results],
+                # CPU seconds (user + system) of each shard's timed section, and of the sandbox's process
+                # meanwhile (its answers to the shards' requests): what the two cores carried in that time.
+                "shard_cpu_seconds": [r["cpu_seconds"] for r in results],
+                "sandbox_cpu_seconds": sandbox_cpu,
                 "shards": [
                     {
                         "shard": s["shard"],
@@ -495,6 +501,12 @@ def _sharded_issuance_samples(
             f"{posts} POSTs, {throttled} throttled ({seconds / bound:.2f}x)"
         )
     return samples
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (``/proc/<pid>/stat``, Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _postgres_ledger(name: str) -> str:
