@@ -192,6 +192,10 @@ def brand_fix(state: str, conn_id: str, scopes: Iterable[str], scope: str | None
     return f"generate a new system-user token of the business with {', '.join(scopes)}, {where}"
 
 
+#: ``TokenHealth.subject_kind``: a brand's own token, or a creator's.
+BRAND, CREATOR = "brand", "creator"
+
+
 class BrandTokenError(AirflowFailException):
     """The brand's token cannot serve the run: the fetch task fails at once, before any other call."""
 
@@ -210,6 +214,9 @@ class TokenHealth:
     scope: str | None = None
     fingerprint: str | None = None
     from_cache: bool = False
+    #: Whose token: ``creator`` (checked before the creator's first POST) or ``brand`` (before discovery);
+    #: None for a ledger record written before the ledger kept it (migration 0010).
+    subject_kind: str | None = CREATOR
 
     @property
     def needs_reauthorisation(self) -> bool:
@@ -286,6 +293,7 @@ class TokenChecker:
             found.days_left,
             found.scope,
             token_fingerprint(hook.settings.access_token),
+            subject_kind=BRAND,
         )
         if self.ledger is not None:
             self.ledger.record_token_health(health)
@@ -451,6 +459,7 @@ class TokenChecker:
             record.scope,
             fingerprint,
             from_cache=True,
+            subject_kind=record.subject_kind,
         )
 
 

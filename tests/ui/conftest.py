@@ -129,7 +129,8 @@ TOKEN_CHECKS = (
 def record_token_checks(ledger: Ledger) -> None:
     """One check of the brand's token and of each creator's (:data:`TOKEN_CHECKS`); one detail holds
     :data:`SCRIPT_CAPTION`."""
-    from partnership_ads.token_health import TokenHealth, token_fingerprint
+    from partnership_ads.token_health import BRAND as BRAND_KIND
+    from partnership_ads.token_health import CREATOR, TokenHealth, token_fingerprint
 
     now = ledger.clock()
     for subject, conn_id, state, days_left, detail in TOKEN_CHECKS:
@@ -144,6 +145,7 @@ def record_token_checks(ledger: Ledger) -> None:
                 expires,
                 days_left,
                 fingerprint=token_fingerprint(f"EAAB-token-of-{subject}"),
+                subject_kind=BRAND_KIND if subject == BRAND else CREATOR,
             )
         )
 

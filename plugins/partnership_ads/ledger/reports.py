@@ -153,13 +153,14 @@ class LedgerReports(LedgerCore):
         """Every recorded token check, for people: ``[{"subject_id", "kind", "conn_id", "state", "days_left",
         "expires_at", "action", "detail", "checked_at", "brands"}]``, those needing action first.
 
-        ``kind`` is ``brand`` for a business's own token (its subject is a business id the ledger knows) and
-        ``creator`` otherwise; ``brands`` lists the businesses the token serves (the brand itself, or the
-        brands whose discovered content the creator authored). Rows hold ids, a state and sentences, never a
-        token (the table keeps none). ``business_ids``: the ledger's brands when the caller has read them
-        (:meth:`brands`).
+        ``kind`` is the record's own (``brand`` for a business's own token, checked before discovery;
+        ``creator`` for a creator's); a record from before the ledger kept it is told by its subject (a
+        business id the ledger knows is a brand). ``brands`` lists the businesses the token serves (the brand
+        itself, or the brands whose discovered content the creator authored). Rows hold ids, a state and
+        sentences, never a token (the table keeps none). ``business_ids``: the ledger's brands when the caller
+        has read them (:meth:`brands`).
         """
-        from partnership_ads.token_health import NEEDS_ACTION, NEEDS_REAUTHORISATION, STATES
+        from partnership_ads.token_health import BRAND, CREATOR, NEEDS_ACTION, NEEDS_REAUTHORISATION, STATES
 
         business_ids = set(self.brands() if business_ids is None else business_ids)
         served: dict[str, set[str]] = {}
@@ -171,8 +172,8 @@ class LedgerReports(LedgerCore):
         out = []
         # The token table's own reader (a sibling mixin of the Ledger), so its one SELECT stays in one place.
         for health in TokenHealthRecords.token_health_records(self):  # type: ignore[arg-type]
-            kind = "brand" if health.subject_id in business_ids else "creator"
-            if kind == "brand":
+            kind = health.subject_kind or (BRAND if health.subject_id in business_ids else CREATOR)
+            if kind == BRAND:
                 action = (
                     f"replace the brand's token on connection {health.conn_id}"
                     if health.state in NEEDS_ACTION

@@ -18,15 +18,19 @@ if TYPE_CHECKING:
 
 _UPSERT = (
     "INSERT INTO pa_token_health (subject_id, conn_id, state, expires_at, days_left, detail, scope, "
-    "token_fingerprint, checked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "token_fingerprint, checked_at, subject_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (subject_id, conn_id) DO UPDATE SET state = excluded.state, "
     "expires_at = excluded.expires_at, "
     "days_left = excluded.days_left, detail = excluded.detail, scope = excluded.scope, "
-    "token_fingerprint = excluded.token_fingerprint, checked_at = excluded.checked_at"
+    "token_fingerprint = excluded.token_fingerprint, checked_at = excluded.checked_at, "
+    "subject_kind = excluded.subject_kind"
 )
 #: Subjects per read of :meth:`TokenHealthRecords.token_healths`.
 _READ_CHUNK = 500
-_COLUMNS = "subject_id, conn_id, state, expires_at, days_left, detail, scope, token_fingerprint, checked_at"
+_COLUMNS = (
+    "subject_id, conn_id, state, expires_at, days_left, detail, scope, token_fingerprint, checked_at, "
+    "subject_kind"
+)
 
 
 class TokenHealthRecords(LedgerCore):
@@ -88,13 +92,15 @@ def _row(health: TokenHealth) -> tuple[object, ...]:
         health.scope,
         health.fingerprint,
         iso(health.checked_at),
+        health.subject_kind,
     )
 
 
 def _health(row: tuple[object, ...]) -> TokenHealth:
+    """The row as a :class:`TokenHealth`; ``subject_kind`` is None for a row written before migration 0010."""
     from partnership_ads.token_health import TokenHealth
 
-    subject_id, conn_id, state, expires_at, days_left, detail, scope, fingerprint, checked_at = row
+    subject_id, conn_id, state, expires_at, days_left, detail, scope, fingerprint, checked_at, kind = row
     return TokenHealth(
         subject_id=str(subject_id),
         conn_id=str(conn_id),
@@ -105,4 +111,5 @@ def _health(row: tuple[object, ...]) -> TokenHealth:
         days_left=None if days_left is None else int(str(days_left)),
         scope=None if scope is None else str(scope),
         fingerprint=None if fingerprint is None else str(fingerprint),
+        subject_kind=None if kind is None else str(kind),
     )
