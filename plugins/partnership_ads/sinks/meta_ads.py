@@ -184,26 +184,25 @@ class MetaAdsSink(AdCodeSink):
             raise self._fail(f"adset_id: {self.config.adset_id} is not an ad set of ad account {account}")
 
     def token_scopes(self) -> list[str] | None:
-        """The permissions of the brand's token (``GET /debug_token`` on its own token), or None when Meta
-        does not say (the account read then tells)."""
+        """The permissions of the brand's token, from the hook's ``debug_token`` inspection (the app token's
+        when the connection has ``app_id`` and ``app_secret``, as for every token check), or None when Meta
+        does not say (the account read then tells).
+
+        :raises MetaAdsConfigError: Meta says the token is not valid.
+        """
         from partnership_ads.graph.errors import GraphAPIError
 
         try:
-            answer = self.hook.request(
-                "GET", "debug_token", params={"input_token": self.hook.settings.access_token}
-            )
+            info = self.hook.inspect_token()
         except GraphAPIError as exc:
             if exc.is_transient:
                 raise
             return None
-        data = answer.body.get("data") if isinstance(answer.body, dict) else None
-        if not isinstance(data, dict) or not isinstance(data.get("scopes"), list):
-            return None
-        if data.get("is_valid") is False:
+        if not info.is_valid:
             raise self._fail(
                 f"meta_conn_id: the token of connection {self.config.meta_conn_id!r} is not valid; replace it"
             )
-        return [str(s) for s in data["scopes"]]
+        return list(info.scopes) or None
 
     def report_stale(self) -> None:
         """Log and count the brand's ads whose code was revoked or rotated after the ad was made."""

@@ -117,6 +117,25 @@ def test_a_token_without_ads_management_is_refused_before_any_creative(
     assert pipeline.sandbox.ad_creatives() == []
 
 
+def test_an_invalidated_brand_token_is_refused_before_any_creative(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sink reads the token's validity and scopes through the hook's one debug_token inspection."""
+    pipeline.issue(pipeline.fetch())
+    b = pipeline.brand
+    token = pipeline.sandbox.mint_token(
+        role="brand", business_id=b["business_id"], fb_page_id=b["fb_page_id"], ig_user_id=b["ig_user_id"]
+    )
+    pipeline.sandbox.invalidate_token(token)
+    conn = json.loads(pipeline_env_conn(b["meta_conn_id"]))
+    monkeypatch.setenv("AIRFLOW_CONN_META_GRAPH_DEAD", json.dumps({**conn, "password": token}))
+    brand = _brand(pipeline, meta_conn_id="meta_graph_dead")
+    with pytest.raises(AirflowException, match=r"meta_conn_id: .*is not valid; replace it") as raised:
+        _push(pipeline, brand)
+    assert token not in str(raised.value)
+    assert pipeline.sandbox.ad_creatives() == []
+
+
 def pipeline_env_conn(conn_id: str) -> str:
     import os
 
