@@ -95,23 +95,31 @@ def test_a_bad_setting_is_refused_naming_brand_and_field_before_any_creative(
     assert pipeline.sandbox.ads() == []
 
 
+def _brand_on_a_new_token(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, conn_id: str, **token_fields: Any
+) -> tuple[Brand, str]:
+    """The pipeline's brand on connection ``conn_id``: the brand connection with a newly minted token."""
+    b = pipeline.brand
+    token = pipeline.sandbox.mint_token(
+        role="brand",
+        business_id=b["business_id"],
+        fb_page_id=b["fb_page_id"],
+        ig_user_id=b["ig_user_id"],
+        **token_fields,
+    )
+    conn = json.loads(pipeline_env_conn(b["meta_conn_id"]))
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({**conn, "password": token}))
+    return _brand(pipeline, meta_conn_id=conn_id), token
+
+
 def test_a_token_without_ads_management_is_refused_before_any_creative(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from include.graph_sandbox.world import BRAND_SCOPES
 
     pipeline.issue(pipeline.fetch())
-    b = pipeline.brand
-    token = pipeline.sandbox.mint_token(
-        role="brand",
-        scopes=[s for s in BRAND_SCOPES if s != "ads_management"],
-        business_id=b["business_id"],
-        fb_page_id=b["fb_page_id"],
-        ig_user_id=b["ig_user_id"],
-    )
-    conn = json.loads(pipeline_env_conn(b["meta_conn_id"]))
-    monkeypatch.setenv("AIRFLOW_CONN_META_GRAPH_NO_ADS", json.dumps({**conn, "password": token}))
-    brand = _brand(pipeline, meta_conn_id="meta_graph_no_ads")
+    scopes = [s for s in BRAND_SCOPES if s != "ads_management"]
+    brand, _token = _brand_on_a_new_token(pipeline, monkeypatch, "meta_graph_no_ads", scopes=scopes)
     with pytest.raises(AirflowException, match=r"meta_conn_id: .*lacks the ads_management permission"):
         _push(pipeline, brand)
     assert pipeline.sandbox.ad_creatives() == []
@@ -122,14 +130,8 @@ def test_an_invalidated_brand_token_is_refused_before_any_creative(
 ) -> None:
     """The sink reads the token's validity and scopes through the hook's one debug_token inspection."""
     pipeline.issue(pipeline.fetch())
-    b = pipeline.brand
-    token = pipeline.sandbox.mint_token(
-        role="brand", business_id=b["business_id"], fb_page_id=b["fb_page_id"], ig_user_id=b["ig_user_id"]
-    )
+    brand, token = _brand_on_a_new_token(pipeline, monkeypatch, "meta_graph_dead")
     pipeline.sandbox.invalidate_token(token)
-    conn = json.loads(pipeline_env_conn(b["meta_conn_id"]))
-    monkeypatch.setenv("AIRFLOW_CONN_META_GRAPH_DEAD", json.dumps({**conn, "password": token}))
-    brand = _brand(pipeline, meta_conn_id="meta_graph_dead")
     with pytest.raises(AirflowException, match=r"meta_conn_id: .*is not valid; replace it") as raised:
         _push(pipeline, brand)
     assert token not in str(raised.value)
