@@ -836,7 +836,7 @@ class Issuance:
             creators whose token is expired, invalid or missing a scope (never claimed, never POSTed).
         """
         checker = self.token_checker
-        creators = sorted({(i.conn_id, str(self._creator_of(i))) for i in work if self._creator_of(i)})
+        creators = sorted({(i.conn_id, creator) for i in work if (creator := self._creator_of(i))})
         # On the shard's own slots: one debug_token round trip per creator, one after another, cost a shard
         # of 50 creators 50 x latency before its first POST; the ledger is read and written once for all.
         found = checker.check_creators(

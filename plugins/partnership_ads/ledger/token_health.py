@@ -38,7 +38,7 @@ class TokenHealthRecords(LedgerCore):
 
     def record_token_health(self, health: TokenHealth) -> None:
         """Keep ``health`` (replacing the subject's previous record for that connection)."""
-        self._execute(_UPSERT, _row(health))
+        self.record_token_healths([health])
 
     def record_token_healths(self, healths: Sequence[TokenHealth]) -> None:
         """:meth:`record_token_health` for many, in one transaction."""
@@ -66,11 +66,7 @@ class TokenHealthRecords(LedgerCore):
 
     def token_health(self, subject_id: str, conn_id: str) -> TokenHealth | None:
         """The recorded health of ``subject_id``'s token in ``conn_id``, or None."""
-        rows = self._query(
-            f"SELECT {_COLUMNS} FROM pa_token_health WHERE subject_id = ? AND conn_id = ?",  # noqa: S608
-            (subject_id, conn_id),
-        )
-        return _health(rows[0]) if rows else None
+        return self.token_healths([(subject_id, conn_id)]).get((str(subject_id), str(conn_id)))
 
     def token_health_records(self) -> list[TokenHealth]:
         """Every record, by subject and connection."""
