@@ -45,6 +45,8 @@ _HTML_PAGE = (
 _TRANSPORT_KEY = "graph_sandbox.transport"
 _GENERATION_KEY = "graph_sandbox.generation"
 _NUMERIC_ID = re.compile(r"^\d+(_\d+)?$")
+#: Meta's limit of sub-requests in one batch request.
+MAX_BATCH = 50
 
 
 class SandboxProtocol(HttpToolsProtocol):
@@ -388,7 +390,13 @@ async def _serve_graph_now(
     headers: dict[str, str] = {}
     try:
         body, headers = _dispatch(
-            state, method, path, params, request.headers.get("authorization"), str(request.url).split("?")[0]
+            state,
+            method,
+            path,
+            params,
+            request.headers.get("authorization"),
+            str(request.url).split("?")[0],
+            generation=request.scope.get(_GENERATION_KEY),
         )
         status = 200
         error = None
@@ -415,11 +423,15 @@ def _dispatch(
     params: dict[str, str],
     authorization: str | None,
     url: str = "",
-) -> tuple[dict[str, Any], dict[str, str]]:
+    *,
+    generation: int | None = None,
+) -> tuple[Any, dict[str, str]]:
     parts = [p for p in path.split("/") if p]
     if not parts or not graph.VERSION_RE.match(parts[0]):
         raise errors.unknown_path(path)
     rest = parts[1:]
+    if not rest and method == "POST" and "batch" in params:
+        return _dispatch_batch(state, parts[0], params, authorization, url, generation), {}
     if rest == ["debug_token"] and method == "GET":
         # An app access token is accepted here (and only here), so the caller is resolved differently.
         viewer = graph.debug_token_viewer(state, params, authorization)
@@ -457,6 +469,61 @@ def _dispatch(
     if len(rest) >= 2 and _NUMERIC_ID.match(rest[0]) and rest[1] in (_DISCOVERY_EDGE, _AD_CODE_EDGE):
         raise errors.unsupported_request(method, rest[0])
     raise errors.unknown_path("/" + "/".join(rest))
+
+
+def _dispatch_batch(
+    state: SandboxState,
+    version: str,
+    params: dict[str, str],
+    authorization: str | None,
+    url: str,
+    generation: int | None,
+) -> list[dict[str, Any]]:
+    """``POST /vX/`` with ``batch``: Meta's batch API, up to :data:`MAX_BATCH` sub-requests in one round trip.
+
+    The batch's own token (query, form or header; a user token or the app token) authenticates the request and
+    is the fallback of every sub-request that carries no ``access_token`` in its ``relative_url``. Each
+    sub-request is answered as if it had been sent alone (it counts against the rate limits as its own call;
+    scheduled faults apply to the batch request, not to its sub-requests) and is recorded in the request log
+    on its own; the answer is the ordered list of ``{"code", "headers", "body"}``, ``body`` a JSON string.
+    The request log shows the batch parameter redacted (it carries tokens).
+    """
+    # The batch's own token: a valid user token, or an app token (which only debug_token sub-requests accept).
+    graph.debug_token_viewer(state, params, authorization)
+    try:
+        requests = json.loads(params["batch"])
+    except ValueError:
+        raise errors.invalid_param("(#100) The parameter batch must be a JSON array") from None
+    if not isinstance(requests, list) or not requests:
+        raise errors.invalid_param("(#100) The parameter batch must be a non-empty JSON array")
+    if len(requests) > MAX_BATCH:
+        raise errors.invalid_param(
+            f"(#100) Too many requests in batch message. Maximum batch size is {MAX_BATCH}"
+        )
+    fallback = {"access_token": params["access_token"]} if params.get("access_token") else {}
+    answers: list[dict[str, Any]] = []
+    for sub in requests:
+        if not isinstance(sub, dict) or not isinstance(sub.get("relative_url"), str):
+            raise errors.invalid_param("(#100) Each batch request must be an object with a relative_url")
+        method = str(sub.get("method") or "GET").upper()
+        relative, _, query = sub["relative_url"].lstrip("/").partition("?")
+        sub_params = dict(parse_qsl(query, keep_blank_values=True))
+        if isinstance(sub.get("body"), str):
+            sub_params.update(parse_qsl(sub["body"], keep_blank_values=True))
+        own_token = "access_token" in sub_params
+        if not own_token:
+            sub_params.update(fallback)
+        sub_path = f"/{version}/{relative}"
+        try:
+            body, _headers = _dispatch(
+                state, method, sub_path, sub_params, None if own_token else authorization, url
+            )
+            status, error = 200, None
+        except GraphError as exc:
+            body, status, error = exc.envelope(), exc.status, exc.envelope()["error"]
+        state.record(method, sub_path, sub_params, status, error, None, generation=generation)
+        answers.append({"code": status, "headers": [], "body": json.dumps(body, separators=(",", ":"))})
+    return answers
 
 
 def _counted(

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 FAULT_KINDS = ("http_500", "transient", "throttle", "delay", "drop", "html", "truncated", "timeout", "body")
 REQUEST_LOG_SIZE = 20000
-_REDACTED_PARAMS = frozenset({"access_token", "appsecret_proof", "input_token", "client_secret"})
+# `batch` carries its sub-requests' tokens (each sub-request is logged on its own, redacted).
+_REDACTED_PARAMS = frozenset({"access_token", "appsecret_proof", "input_token", "client_secret", "batch"})
 # The partnership ad code inside a creative's `branded_content` is a credential of sorts (whoever holds it can
 # run ads with the creator's post): the request log redacts it like a token.
 AD_CODE_KEY = "instagram_boost_post_access_token"

@@ -20,6 +20,8 @@ endpoint family lives in a module of :mod:`partnership_ads.graph` that the hook 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import random
 import threading
 import time
@@ -50,14 +52,21 @@ from partnership_ads.graph.errors import (
 )
 from partnership_ads.graph.pacing import Pacer
 from partnership_ads.graph.params import MAX_PAGE_SIZE
-from partnership_ads.graph.session import GraphAnswer, read_answer, secure_session, send
+from partnership_ads.graph.session import (
+    MAX_BATCH_REQUESTS,
+    GraphAnswer,
+    read_answer,
+    read_batch_answer,
+    secure_session,
+    send,
+)
 from partnership_ads.graph.settings import ConnectionSettings
 from partnership_ads.graph.tokens import TokenInfo, Tokens
 from partnership_ads.graph.usage import parse_usage
 from partnership_ads.provider import CONN_TYPE, HOOK_NAME
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
 
     from airflow.sdk import Connection
     from requests import Session
@@ -312,6 +321,44 @@ class PartnershipAdsHook(BaseHook):
                 error_label(error),
                 wait,
             )
+
+    def request_batch(
+        self, requests: Sequence[dict[str, str]], *, secrets: Sequence[str] = ()
+    ) -> list[dict[str, Any] | None]:
+        """Send up to :data:`MAX_BATCH_REQUESTS` reads in one ``POST /{version}/`` (Meta's batch API).
+
+        One attempt and no retry: a batch saves round trips, so when it fails the caller sends what it needs
+        alone, with the usual retries (nothing is written, so nothing can happen twice). The batch waits out a
+        pause of this hook's threads first, and its usage headers are read as any call's.
+
+        :param requests: ``{"method": "GET", "relative_url": ...}`` objects; a sub-request's own
+            ``access_token`` in its ``relative_url`` overrides this connection's token, which is the fallback.
+        :param secrets: the tokens and secrets the sub-requests carry: kept out of every error text as the
+            connection's own are.
+        :returns: each sub-request's ``{"code", "body"}`` in order (``body`` parsed), or ``None`` where Meta
+            did not finish it.
+        :raises ValueError: no sub-request, more than :data:`MAX_BATCH_REQUESTS`, or one that is not a GET.
+        :raises GraphAPIError: the batch got no usable answer.
+        """
+        if not requests or len(requests) > MAX_BATCH_REQUESTS:
+            raise ValueError(f"a batch holds 1 to {MAX_BATCH_REQUESTS} sub-requests, got {len(requests)}")
+        if any(str(r.get("method", "GET")).upper() != "GET" for r in requests):
+            raise ValueError("only reads (GET) are batched: the outcome of a write must be known one by one")
+        settings = dataclasses.replace(
+            self.settings, extra_secrets=(*self.settings.extra_secrets, *(s for s in secrets if s))
+        )
+        self._pacer.wait(settings.retry, "POST", "")
+        params = {"batch": json.dumps(list(requests), separators=(",", ":")), "include_headers": "false"}
+        sent = send(self.get_conn(), settings, "POST", "", params=params, unix_time=int(self._time()))
+        if isinstance(sent, GraphAPIError):
+            raise sent
+        usage = parse_usage(sent.headers)
+        self._pacer.note_usage(usage, settings.retry)
+        return read_batch_answer(sent, len(requests), usage, secrets=settings.secrets)
+
+    def unix_time(self) -> int:
+        """The wall clock this hook signs time-stamped ``appsecret_proof`` values with (unix seconds)."""
+        return int(self._time())
 
     def pause_for_backoff(self, retry_number: int) -> float:
         """Pause every thread of this hook for the jittered backoff before retry ``retry_number`` (from 0).

@@ -829,7 +829,8 @@ class Issuance:
         return str(item.row["author_ig_user_id"])
 
     def screen_creator_tokens(self, work: list[_Work]) -> tuple[list[_Work], list[ItemResult]]:
-        """Check each creator's token before its first POST (the checks run at once, on up to
+        """Check each creator's token before its first POST (50 checks per round trip, in batches sent with
+        the brand's connection; a token a batch gave no verdict on is checked alone, on up to
         ``max_concurrency`` threads); hold back the items of dead tokens.
 
         :returns: the items to claim and POST, and the ``awaiting_creator_reauthorisation`` results of the
@@ -837,11 +838,13 @@ class Issuance:
         """
         checker = self.token_checker
         creators = sorted({(i.conn_id, creator) for i in work if (creator := self._creator_of(i))})
-        # On the shard's own slots: one debug_token round trip per creator, one after another, cost a shard
-        # of 50 creators 50 x latency before its first POST; the ledger is read and written once for all.
+        # One debug_token round trip per creator on the shard's own slots cost a shard of 50 creators with one
+        # slot 50 x latency before its first POST; batched, it is one round trip. The ledger is read and
+        # written once for all.
         found = checker.check_creators(
             [(ig_user_id, conn_id) for conn_id, ig_user_id in creators],
             workers=max(1, int(self.settings.max_concurrency)),
+            batch_via=self.brand.meta_conn_id,
         )
         for (conn_id, ig_user_id), health in zip(creators, found, strict=True):
             if health is not None and health.state != "ok":

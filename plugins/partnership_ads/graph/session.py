@@ -15,6 +15,7 @@ calls :func:`send` and :func:`read_answer` once per attempt.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from partnership_ads.graph.usage import Usage
 
 USER_AGENT = "partnership-ads-airflow/0.1"
+#: Meta's limit of sub-requests in one batch request (``POST /{version}/`` with ``batch``).
+MAX_BATCH_REQUESTS = 50
 # Connections the session keeps open: enough for the issuing task's thread pool plus partitioned discovery.
 POOL_MAXSIZE = 32
 # TCP keep-alive probes, as HttpHook's defaults: idle seconds, probe count, probe interval.
@@ -221,6 +224,46 @@ def read_answer(
         return error
     assert body is not None
     return GraphAnswer(body=body, usage=usage, http_status=response.status_code)
+
+
+def read_batch_answer(
+    response: requests.Response, count: int, usage: Usage, *, secrets: tuple[str, ...]
+) -> list[dict[str, Any] | None]:
+    """The answers of a batch request of ``count`` sub-requests (Meta's batch API), in order.
+
+    Each is ``{"code": <HTTP status>, "body": <its parsed JSON body>}``, or ``None`` for a sub-request
+    Meta did not finish (``null``) or whose answer cannot be read.
+
+    :raises GraphAPIError: the batch itself failed: an error answer (classified as any call's), or a 2xx body
+        that is not a JSON list of ``count`` answers (a bad response).
+    """
+    if response.status_code == 200:
+        try:
+            body: Any = json.loads(response.content) if response.content else None
+        except ValueError:
+            body = None
+        if isinstance(body, list) and len(body) == count:
+            return [_sub_answer(entry) for entry in body]
+    _body, error = classify_response(
+        response, method="POST", path="", secrets=secrets, wait_seconds=usage.regain_seconds
+    )
+    raise error or GraphBadResponseError(
+        f"HTTP {response.status_code} answer is JSON but not a list of {count} answers",
+        http_status=response.status_code,
+        is_transient=True,
+        method="POST",
+        path="",
+    )
+
+
+def _sub_answer(entry: Any) -> dict[str, Any] | None:
+    if not isinstance(entry, dict) or not isinstance(entry.get("code"), int):
+        return None
+    try:
+        body = json.loads(entry["body"]) if isinstance(entry.get("body"), str) else None
+    except ValueError:
+        return None
+    return {"code": entry["code"], "body": body}
 
 
 def request_was_sent(exc: requests.RequestException) -> bool:

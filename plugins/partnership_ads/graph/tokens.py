@@ -19,10 +19,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
-from partnership_ads.graph.errors import AUTH_CODE, GraphAuthError
+from partnership_ads.graph.auth import place_credentials
+from partnership_ads.graph.errors import AUTH_CODE, GraphAPIError, GraphAuthError, describe_error, scrub
+from partnership_ads.graph.session import MAX_BATCH_REQUESTS
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from partnership_ads.hooks import PartnershipAdsHook
 
 DEBUG_TOKEN_PATH = "debug_token"  # noqa: S105 - a path, not a secret
@@ -96,11 +101,107 @@ def expect_token_data(body: dict[str, Any]) -> str | None:
     return None if isinstance(body.get("data"), dict) else "a JSON object with a 'data' object"
 
 
+@dataclass(frozen=True)
+class DebugTokenRequest:
+    """One connection's debug_token call as a sub-request of a batch (:func:`inspect_batched`)."""
+
+    #: ``{"method": "GET", "relative_url": "debug_token?input_token=...&access_token=..."}``.
+    request: dict[str, str]
+    #: The token, app secret and app token it carries: kept out of every error text.
+    secrets: tuple[str, ...]
+    by_app_token: bool
+
+
+def token_info_of(answer: dict[str, Any] | None, request: DebugTokenRequest) -> TokenInfo | None:
+    """What a batch sub-request's answer says about the token, as :meth:`Tokens.inspect` would read it.
+
+    ``None`` when it gives no verdict (not finished, throttled, a server error, the app token refused...):
+    that token is then inspected alone, with the usual retries and errors.
+    """
+    if answer is None:
+        return None
+    body = answer.get("body")
+    if answer.get("code") == 200 and isinstance(body, dict) and expect_token_data(body) is None:
+        return TokenInfo.from_data(body["data"], by_app_token=request.by_app_token)
+    error = body.get("error") if isinstance(body, dict) else None
+    if request.by_app_token or not isinstance(error, dict) or error.get("code") != AUTH_CODE:
+        return None
+    # The token inspecting itself was refused with its own 190: that is the finding (as in inspect).
+    subcode = error.get("error_subcode")
+    message = error.get("message")
+    return TokenInfo(
+        is_valid=False,
+        error_code=AUTH_CODE,
+        error_subcode=subcode if isinstance(subcode, int) else None,
+        error_message=scrub(message, request.secrets) if isinstance(message, str) else None,
+        by_app_token=False,
+    )
+
+
+def inspect_batched(via: PartnershipAdsHook, hooks: Sequence[PartnershipAdsHook]) -> list[TokenInfo | None]:
+    """Inspect the tokens of many connections, :data:`MAX_BATCH_REQUESTS` per round trip (Meta's batch API).
+
+    Each sub-request carries its own caller, as :meth:`Tokens.inspect` does alone (the app token when the
+    connection has ``app_id`` and ``app_secret``, else the token itself with its ``appsecret_proof``); the
+    batch is sent with ``via``'s connection, whose token is only the batch's own credential.
+
+    :returns: each hook's :class:`TokenInfo` in order, or ``None`` where the batch gave no verdict (a
+        sub-request that failed, or a batch that failed: logged as a warning). Inspect those alone.
+    """
+    found: list[TokenInfo | None] = []
+    for start in range(0, len(hooks), MAX_BATCH_REQUESTS):
+        chunk = [hook.tokens.as_batch_request() for hook in hooks[start : start + MAX_BATCH_REQUESTS]]
+        try:
+            answers = via.request_batch(
+                [c.request for c in chunk], secrets=[secret for c in chunk for secret in c.secrets]
+            )
+        except GraphAPIError as exc:
+            via.log.warning(
+                "A batch of %d debug_token calls failed (%s); those tokens are inspected one by one",
+                len(chunk),
+                describe_error(exc),
+            )
+            found.extend([None] * len(chunk))
+            continue
+        found.extend(token_info_of(a, c) for a, c in zip(answers, chunk, strict=True))
+    return found
+
+
 class Tokens:
     """debug_token for the hook's own connection."""
 
     def __init__(self, hook: PartnershipAdsHook) -> None:
         self.hook = hook
+
+    def as_batch_request(self) -> DebugTokenRequest:
+        """This connection's debug_token call as a batch sub-request, with the caller :meth:`inspect` uses.
+
+        The credentials travel inside the sub-request's ``relative_url``, which is itself in the batch's form
+        body (never in a URL that is sent or logged).
+        """
+        from airflow.sdk.log import mask_secret
+
+        settings = self.hook.settings
+        app_token = settings.app_access_token
+        if app_token:
+            mask_secret(app_token)
+            caller, secret = app_token, None
+        else:
+            caller, secret = settings.access_token, settings.app_secret
+        credentials = place_credentials(
+            "GET",
+            caller,
+            "query",
+            app_secret=secret,
+            time_proof=settings.app_secret_time_proof,
+            unix_time=self.hook.unix_time(),
+        )
+        query = urlencode({"input_token": settings.access_token, **credentials.query})
+        return DebugTokenRequest(
+            request={"method": "GET", "relative_url": f"{DEBUG_TOKEN_PATH}?{query}"},
+            secrets=tuple(s for s in (settings.access_token, settings.app_secret, app_token) if s),
+            by_app_token=bool(app_token),
+        )
 
     def inspect(self) -> TokenInfo:
         """Inspect the connection's token.

@@ -131,6 +131,69 @@ def test_a_creator_whose_token_inspects_itself_is_checked_without_app_credential
     assert issued["counts"]["failed"] == 0
 
 
+def batch_requests(sandbox: SandboxServer) -> list[dict[str, Any]]:
+    """The batch requests (``POST /vX/``) in the sandbox's log."""
+    return [
+        r for r in sandbox.requests_log() if r["method"] == "POST" and r["path"].strip("/").count("/") == 0
+    ]
+
+
+@pytest.mark.parametrize("app_credentials", [True, False], ids=["app_token", "self"])
+def test_creators_tokens_are_checked_fifty_per_round_trip_in_batches(
+    sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app_credentials: bool
+) -> None:
+    env, facts = pipeline_environment(
+        sandbox, state_dir=tmp_path, output_uri=str(tmp_path / "out"), app_credentials=app_credentials
+    )
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    pipeline = Pipeline(sandbox=sandbox, facts=facts, out=tmp_path / "out")
+    fetched = pipeline.fetch()
+    creators = list(claimable_by_creator(pipeline, fetched))
+    expired = creators[1]
+    sandbox.expire_token(token_of(sandbox, expired))
+    checks, batches = len(debug_token_calls(sandbox)), len(batch_requests(sandbox))
+
+    issued = pipeline.issue(fetched)
+
+    assert len(debug_token_calls(sandbox)) - checks == len(creators)
+    assert len(batch_requests(sandbox)) - batches == -(-len(creators) // 50)
+    states = {c["ig_user_id"]: c["state"] for c in issued["tokens"]["creators"]}
+    assert states[expired] == "expired"
+    assert set(states) == set(creators)
+    assert issued["counts"]["failed"] == 0
+
+
+def test_a_failed_batch_of_token_checks_falls_back_to_one_check_per_creator(
+    tokens_pipeline: Pipeline,
+) -> None:
+    pipeline, sandbox = tokens_pipeline, tokens_pipeline.sandbox
+    fetched = pipeline.fetch()
+    creators = list(claimable_by_creator(pipeline, fetched))
+    expired = creators[0]
+    sandbox.expire_token(token_of(sandbox, expired))
+    sandbox.schedule_fault(kind="http_500", method="POST", path=r"^/v[0-9.]+/?$")
+    checks = len(debug_token_calls(sandbox))
+
+    issued = pipeline.issue(fetched)
+
+    # The batch failed before answering anything: every creator was checked alone, with the same verdicts.
+    assert len(debug_token_calls(sandbox)) - checks == len(creators)
+    states = {c["ig_user_id"]: c["state"] for c in issued["tokens"]["creators"]}
+    assert states[expired] == "expired"
+    assert set(states) == set(creators)
+    assert expired not in posted_media_owners(pipeline, fetched)
+    assert issued["counts"]["failed"] == 0
+
+
+def posted_media_owners(pipeline: Pipeline, fetched: dict[str, Any]) -> set[str]:
+    owner = {
+        str(row["content_id"]): row["author_ig_user_id"]
+        for row in iter_rows(fetched["snapshot_path"], columns=["content_id", "author_ig_user_id"])
+    }
+    return {owner[media] for media in posted_media(pipeline) if media in owner}
+
+
 def test_a_recent_check_is_reused_and_a_new_one_made_after_the_cache_period(
     tokens_pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
