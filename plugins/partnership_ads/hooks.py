@@ -349,7 +349,7 @@ class PartnershipAdsHook(BaseHook):
         )
         self._pacer.wait(settings.retry, "POST", "")
         params = {"batch": json.dumps(list(requests), separators=(",", ":")), "include_headers": "false"}
-        sent = send(self.get_conn(), settings, "POST", "", params=params, unix_time=int(self._time()))
+        sent = send(self.get_conn(), settings, "POST", "", params=params, unix_time=self.unix_time())
         if isinstance(sent, GraphAPIError):
             raise sent
         usage = parse_usage(sent.headers)

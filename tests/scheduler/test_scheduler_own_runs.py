@@ -43,6 +43,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_DB = 7  # `make native-up` uses 5, the shared test topology 6
 ITEMS = 150
+#: Task states of a task instance that runs or will run even while its DAG is paused.
+IN_FLIGHT = {"queued", "running", "deferred", "restarting"}
 FIELDS = (
     "content_id,platform,creation_time,author{ig_user_id},"
     "partnership_info{ad_eligibility,ad_code,tagged_partner{ig_user_id,fb_page_id}}"
@@ -78,15 +80,32 @@ class Scheduled:
             time.sleep(3)
 
     def pause_and_drain(self, timeout: float = 300) -> None:
-        """Pause the DAG and wait until none of its runs is queued or running."""
+        """Pause the DAG, let its tasks in flight end, then stop the runs still active.
+
+        While the DAG is paused the scheduler starts none of its queued runs and queues no further task of a
+        running one, so such a run would wait for the unpause and then carry on with what it read before the
+        change. Once none of its tasks is in flight it is marked failed instead: the run this test follows
+        is the first to start after the change.
+        """
         self.api.call("PATCH", f"dags/{DAG_ID}", json={"is_paused": True})
         deadline = time.monotonic() + timeout
         while True:
             runs = self.api.call("GET", f"dags/{DAG_ID}/dagRuns", params={"limit": 100})["dag_runs"]
-            if not [r for r in runs if r["state"] in {"queued", "running"}]:
-                return
-            assert time.monotonic() < deadline, f"runs still active after {timeout}s"
+            active = [r["dag_run_id"] for r in runs if r["state"] in {"queued", "running"}]
+            in_flight = [
+                (run_id, ti["task_id"], ti["state"])
+                for run_id in active
+                for ti in self.api.call(
+                    "GET", f"dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", params={"limit": 1000}
+                )["task_instances"]
+                if ti["state"] in IN_FLIGHT
+            ]
+            if not in_flight:
+                break
+            assert time.monotonic() < deadline, f"tasks still in flight after {timeout}s: {in_flight}"
             time.sleep(2)
+        for run_id in active:
+            self.api.call("PATCH", f"dags/{DAG_ID}/dagRuns/{run_id}", json={"state": "failed"})
 
     def summary_log(self, run_id: str) -> str:
         response = self.api.session.get(
