@@ -46,7 +46,9 @@ def _preload_as_a_celery_worker() -> None:
     forks its pool (``on_celery_import_modules`` in the Celery provider's ``celery_executor_utils``); a task
     process is forked from a pool process, so its garbage collector never walks the objects of those imports.
     A probe that imported Airflow without freezing would pay for every full collection walking them (measured
-    about 0.16 s each, several per shard), which no task of the deployment pays.
+    about 0.16 s each, several per shard), which no task of the deployment pays. The deployment's workers also
+    import the project's execute-time modules before forking (:mod:`partnership_ads.celery_config`), so the
+    probe imports them too, after the freeze as Celery does.
     """
     import contextlib
     import gc
@@ -60,6 +62,9 @@ def _preload_as_a_celery_worker() -> None:
     with contextlib.suppress(ImportError):
         import numpy  # noqa: F401
     gc.freeze()
+    # Then the deployment's own preload (``imports`` of partnership_ads.celery_config.CELERY_CONFIG), which
+    # Celery imports after that signal's handler has frozen Airflow's modules, and before it forks its pool.
+    import partnership_ads.worker_preload  # noqa: F401
 
 
 def _context(run_id: str, map_index: int = -1) -> dict[str, Any]:

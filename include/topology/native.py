@@ -246,6 +246,8 @@ def base_environment(
             "AIRFLOW__CELERY__BROKER_URL": config.broker_url,
             "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + config.postgres_uri(config.metadata_database),
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(config.worker_concurrency),
+            # As docker-compose.yaml: the project's execute-time modules imported once per worker.
+            "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "partnership_ads.celery_config.CELERY_CONFIG",
             "AIRFLOW__OPERATORS__DEFAULT_QUEUE": config.queue,
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(config.home / "logs"),
             # A worker signs its execution-API token requests and the api-server checks them: one secret for

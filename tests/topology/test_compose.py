@@ -267,6 +267,15 @@ def test_native_topology_names_the_graph_api_pool_to_the_dags(tmp_path: Path) ->
     assert environment[API_POOL_ENV] == API_POOL.name
 
 
+def test_compose_and_the_native_topology_give_workers_the_same_celery_config(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
+    environment = base_environment(TopologyConfig(home=tmp_path), api_port=8080, connections={})
+    key = "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"
+    assert compose["x-airflow-common"]["environment"][key] == "partnership_ads.celery_config.CELERY_CONFIG"
+    assert environment[key] == compose["x-airflow-common"]["environment"][key]
+
+
 def test_sandbox_service_runs_the_sandbox_with_the_native_world(compose: dict[str, Any]) -> None:
     command = compose["services"]["graph-sandbox"]["command"]
     defaults = TopologyConfig()
