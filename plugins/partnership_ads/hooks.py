@@ -69,9 +69,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
     from airflow.sdk import Connection
-    from requests import Session
+    from requests import Response, Session
 
     from partnership_ads.graph.session import Expect
+    from partnership_ads.graph.usage import Usage
 
 __all__ = [
     "AdCodeOutcomeUnknownError",
@@ -349,11 +350,10 @@ class PartnershipAdsHook(BaseHook):
         )
         self._pacer.wait(settings.retry, "POST", "")
         params = {"batch": json.dumps(list(requests), separators=(",", ":")), "include_headers": "false"}
-        sent = send(self.get_conn(), settings, "POST", "", params=params, unix_time=self.unix_time())
-        if isinstance(sent, GraphAPIError):
-            raise sent
-        usage = parse_usage(sent.headers)
-        self._pacer.note_usage(usage, settings.retry)
+        exchanged = self._exchange(settings, "POST", "", params)
+        if isinstance(exchanged, GraphAPIError):
+            raise exchanged
+        sent, usage = exchanged
         return read_batch_answer(sent, len(requests), usage, secrets=settings.secrets)
 
     def unix_time(self) -> int:
@@ -378,12 +378,22 @@ class PartnershipAdsHook(BaseHook):
         settings: ConnectionSettings | None = None,
     ) -> GraphAnswer | GraphAPIError:
         settings = settings or self.settings
-        sent = send(self.get_conn(), settings, method, path, params=params, unix_time=int(self._time()))
+        exchanged = self._exchange(settings, method, path, params)
+        if isinstance(exchanged, GraphAPIError):
+            return exchanged
+        sent, usage = exchanged
+        return read_answer(sent, usage, method=method, path=path, secrets=settings.secrets, expect=expect)
+
+    def _exchange(
+        self, settings: ConnectionSettings, method: str, path: str, params: dict[str, str] | None
+    ) -> tuple[Response, Usage] | GraphAPIError:
+        """Send one request and note the usage its headers report (or the error when no answer came)."""
+        sent = send(self.get_conn(), settings, method, path, params=params, unix_time=self.unix_time())
         if isinstance(sent, GraphAPIError):
             return sent
         usage = parse_usage(sent.headers)
         self._pacer.note_usage(usage, settings.retry)
-        return read_answer(sent, usage, method=method, path=path, secrets=settings.secrets, expect=expect)
+        return sent, usage
 
     # ------------------------------------------------------------------ endpoints (graph.discovery, ad_codes)
 
