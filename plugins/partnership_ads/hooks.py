@@ -69,10 +69,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
     from airflow.sdk import Connection
-    from requests import Response, Session
+    from requests import Session
 
     from partnership_ads.graph.session import Expect
-    from partnership_ads.graph.usage import Usage
 
 __all__ = [
     "AdCodeOutcomeUnknownError",
@@ -350,10 +349,11 @@ class PartnershipAdsHook(BaseHook):
         )
         self._pacer.wait(settings.retry, "POST", "")
         params = {"batch": json.dumps(list(requests), separators=(",", ":")), "include_headers": "false"}
-        exchanged = self._exchange(settings, "POST", "", params)
-        if isinstance(exchanged, GraphAPIError):
-            raise exchanged
-        sent, usage = exchanged
+        sent = send(self.get_conn(), settings, "POST", "", params=params, unix_time=self.unix_time())
+        if isinstance(sent, GraphAPIError):
+            raise sent
+        usage = parse_usage(sent.headers)
+        self._pacer.note_usage(usage, settings.retry)
         return read_batch_answer(sent, len(requests), usage, secrets=settings.secrets)
 
     def unix_time(self) -> int:
@@ -378,22 +378,12 @@ class PartnershipAdsHook(BaseHook):
         settings: ConnectionSettings | None = None,
     ) -> GraphAnswer | GraphAPIError:
         settings = settings or self.settings
-        exchanged = self._exchange(settings, method, path, params)
-        if isinstance(exchanged, GraphAPIError):
-            return exchanged
-        sent, usage = exchanged
-        return read_answer(sent, usage, method=method, path=path, secrets=settings.secrets, expect=expect)
-
-    def _exchange(
-        self, settings: ConnectionSettings, method: str, path: str, params: dict[str, str] | None
-    ) -> tuple[Response, Usage] | GraphAPIError:
-        """Send one request and note the usage its headers report (or the error when no answer came)."""
-        sent = send(self.get_conn(), settings, method, path, params=params, unix_time=self.unix_time())
+        sent = send(self.get_conn(), settings, method, path, params=params, unix_time=int(self._time()))
         if isinstance(sent, GraphAPIError):
             return sent
         usage = parse_usage(sent.headers)
         self._pacer.note_usage(usage, settings.retry)
-        return sent, usage
+        return read_answer(sent, usage, method=method, path=path, secrets=settings.secrets, expect=expect)
 
     # ------------------------------------------------------------------ endpoints (graph.discovery, ad_codes)
 

@@ -28,7 +28,6 @@ from partnership_ads.graph.session import MAX_BATCH_REQUESTS
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from partnership_ads.graph.settings import ConnectionSettings
     from partnership_ads.hooks import PartnershipAdsHook
 
 DEBUG_TOKEN_PATH = "debug_token"  # noqa: S105 - a path, not a secret
@@ -174,45 +173,34 @@ class Tokens:
     def __init__(self, hook: PartnershipAdsHook) -> None:
         self.hook = hook
 
-    def caller(self) -> ConnectionSettings:
-        """The credentials debug_token is called with: the app token ``app_id|app_secret`` (masked; it needs
-        no ``appsecret_proof``) when the connection has both extras, else the connection's own; the inspected
-        token and the app secret stay among the secrets scrubbed from errors."""
-        from airflow.sdk.log import mask_secret
-
-        settings = self.hook.settings
-        app_token = settings.app_access_token
-        if not app_token:
-            return settings
-        mask_secret(app_token)
-        return dataclasses.replace(
-            settings,
-            access_token=app_token,
-            app_secret=None,
-            extra_secrets=tuple(s for s in (settings.access_token, settings.app_secret) if s),
-        )
-
     def as_batch_request(self) -> DebugTokenRequest:
         """This connection's debug_token call as a batch sub-request, with the caller :meth:`inspect` uses.
 
         The credentials travel inside the sub-request's ``relative_url``, which is itself in the batch's form
         body (never in a URL that is sent or logged).
         """
+        from airflow.sdk.log import mask_secret
+
         settings = self.hook.settings
-        caller = self.caller()
+        app_token = settings.app_access_token
+        if app_token:
+            mask_secret(app_token)
+            caller, secret = app_token, None
+        else:
+            caller, secret = settings.access_token, settings.app_secret
         credentials = place_credentials(
             "GET",
-            caller.access_token,
+            caller,
             "query",
-            app_secret=caller.app_secret,
+            app_secret=secret,
             time_proof=settings.app_secret_time_proof,
             unix_time=self.hook.unix_time(),
         )
         query = urlencode({"input_token": settings.access_token, **credentials.query})
         return DebugTokenRequest(
             request={"method": "GET", "relative_url": f"{DEBUG_TOKEN_PATH}?{query}"},
-            secrets=caller.secrets,
-            by_app_token=bool(settings.app_access_token),
+            secrets=tuple(s for s in (settings.access_token, settings.app_secret, app_token) if s),
+            by_app_token=bool(app_token),
         )
 
     def inspect(self) -> TokenInfo:
@@ -223,9 +211,20 @@ class Tokens:
         :raises GraphAPIError: when debug_token itself could not answer (network, throttle, a wrong app
             secret in the connection, a token of another app than ``app_id``'s).
         """
+        from airflow.sdk.log import mask_secret
+
         settings = self.hook.settings
-        caller = self.caller()
-        by_app_token = bool(settings.app_access_token)
+        app_token = settings.app_access_token
+        caller = settings
+        if app_token:
+            mask_secret(app_token)
+            # The app token needs no appsecret_proof; the inspected token stays among the secrets scrubbed.
+            caller = dataclasses.replace(
+                settings,
+                access_token=app_token,
+                app_secret=None,
+                extra_secrets=tuple(s for s in (settings.access_token, settings.app_secret) if s),
+            )
         try:
             answer = self.hook.request(
                 "GET",
@@ -235,7 +234,7 @@ class Tokens:
                 settings=caller,
             )
         except GraphAuthError as exc:
-            if by_app_token:
+            if app_token:
                 # The app token itself was refused: the connection's app_id/app_secret are wrong.
                 raise
             # The token inspecting itself is refused with its own 190: that is the finding.
@@ -246,4 +245,4 @@ class Tokens:
                 error_message=exc.message,
                 by_app_token=False,
             )
-        return TokenInfo.from_data(answer.body["data"], by_app_token=by_app_token)
+        return TokenInfo.from_data(answer.body["data"], by_app_token=bool(app_token))
